@@ -1,0 +1,59 @@
+//! Deployment configuration: flags and `OS_*` environment variables, never read from the artifact.
+
+use std::path::PathBuf;
+
+/// Which seed sets apply (`data[].env` in the artifact names these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedEnvironment {
+    Prod,
+    Dev,
+    Test,
+}
+
+impl SeedEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeedEnvironment::Prod => "prod",
+            SeedEnvironment::Dev => "dev",
+            SeedEnvironment::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "prod" | "production" => Some(SeedEnvironment::Prod),
+            "dev" | "development" => Some(SeedEnvironment::Dev),
+            "test" => Some(SeedEnvironment::Test),
+            _ => None,
+        }
+    }
+}
+
+/// Everything `objectos serve` needs to boot the data layer.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// `sqlite://path` (default `./.data/app.db`) or `postgres://…`.
+    pub database_url: String,
+    /// Allow schema changes that lose data (column type change, dropping a column that holds data).
+    pub allow_destructive_migrations: bool,
+    /// Which `data[]` seed sets are applied at boot.
+    pub seed_environment: SeedEnvironment,
+    /// Maximum connections in the database pool.
+    pub max_connections: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            database_url: default_database_url(),
+            allow_destructive_migrations: false,
+            seed_environment: SeedEnvironment::Prod,
+            max_connections: 8,
+        }
+    }
+}
+
+pub fn default_database_url() -> String {
+    let path: PathBuf = [".data", "app.db"].iter().collect();
+    format!("sqlite://{}", path.display())
+}

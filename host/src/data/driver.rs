@@ -1,0 +1,388 @@
+//! The `Driver` trait every datasource implements, and the SQL driver behind it (SQLite and PostgreSQL).
+//!
+//! The trait is object-safe (boxed futures) so the kernel holds `Arc<dyn Driver>` and a Wasm driver plugin can
+//! implement the same contract later.
+
+use crate::data::catalog::{Catalog, FieldSchema, ObjectSchema};
+use crate::data::error::DataError;
+use crate::data::filter::Filter;
+use crate::data::query::Query;
+use crate::data::schema::{self, SyncReport};
+use crate::data::sql::{self, Dialect, SelectStmt, Stmt};
+use crate::data::values::SqlValue;
+use crate::data::{postgres, sqlite};
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+
+pub type Record = Map<String, Value>;
+
+/// A datasource.
+pub trait Driver: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Brings the database in line with the catalog; refuses data-losing changes unless allowed.
+    fn sync_schema<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        allow_destructive: bool,
+    ) -> BoxFuture<'a, Result<SyncReport, DataError>>;
+    /// A unit of work that commits or rolls back as a whole.
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>>;
+    /// A connection for reads that need no transaction.
+    fn reader(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>>;
+    /// Whether the database answers.
+    fn ping(&self) -> BoxFuture<'_, Result<(), DataError>>;
+}
+
+/// Operations inside one unit of work. Dropped without `commit`, everything is rolled back.
+pub trait Transaction: Send {
+    fn find<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+        columns: &'a [&'a FieldSchema],
+        extra: Option<&'a Filter>,
+    ) -> BoxFuture<'a, Result<Vec<Record>, DataError>>;
+    fn count<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<u64, DataError>>;
+    fn aggregate<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<(Vec<Record>, Option<u64>), DataError>>;
+    fn insert<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        values: Vec<(&'a FieldSchema, SqlValue)>,
+    ) -> BoxFuture<'a, Result<(), DataError>>;
+    /// Rows changed (0 when the id is unknown or the expected version did not match).
+    fn update<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        id: &'a str,
+        values: Vec<(&'a FieldSchema, SqlValue)>,
+        expected_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<u64, DataError>>;
+    fn delete<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        id: &'a str,
+        expected_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<u64, DataError>>;
+    /// `set_null` on delete: clears `field` wherever it points at `target_id`.
+    fn clear_reference<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        field: &'a FieldSchema,
+        target_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64, DataError>>;
+    /// The next value of an autonumber counter.
+    fn next_sequence<'a>(
+        &'a mut self,
+        object: &'a str,
+        field: &'a str,
+    ) -> BoxFuture<'a, Result<i64, DataError>>;
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>>;
+}
+
+#[derive(Clone, Debug)]
+pub enum SqlPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The SQL driver: one implementation, two dialects.
+pub struct SqlDriver {
+    pub pool: SqlPool,
+}
+
+impl SqlDriver {
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            SqlPool::Sqlite(_) => Dialect::Sqlite,
+            SqlPool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            SqlPool::Sqlite(p) => p.close().await,
+            SqlPool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+enum Conn {
+    SqliteTx(sqlx::Transaction<'static, Sqlite>),
+    SqliteConn(PoolConnection<Sqlite>),
+    PgTx(sqlx::Transaction<'static, Postgres>),
+    PgConn(PoolConnection<Postgres>),
+}
+
+pub struct SqlTransaction {
+    conn: Conn,
+}
+
+impl SqlTransaction {
+    fn dialect(&self) -> Dialect {
+        match self.conn {
+            Conn::SqliteTx(_) | Conn::SqliteConn(_) => Dialect::Sqlite,
+            Conn::PgTx(_) | Conn::PgConn(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn fetch(&mut self, s: &SelectStmt) -> Result<Vec<Record>, DataError> {
+        match &mut self.conn {
+            Conn::SqliteTx(c) => sqlite::fetch(c, s).await,
+            Conn::SqliteConn(c) => sqlite::fetch(c, s).await,
+            Conn::PgTx(c) => postgres::fetch(c, s).await,
+            Conn::PgConn(c) => postgres::fetch(c, s).await,
+        }
+    }
+
+    pub async fn execute(&mut self, s: &Stmt) -> Result<u64, DataError> {
+        match &mut self.conn {
+            Conn::SqliteTx(c) => sqlite::execute(c, s).await,
+            Conn::SqliteConn(c) => sqlite::execute(c, s).await,
+            Conn::PgTx(c) => postgres::execute(c, s).await,
+            Conn::PgConn(c) => postgres::execute(c, s).await,
+        }
+    }
+
+    pub async fn scalar(&mut self, s: &Stmt) -> Result<i64, DataError> {
+        match &mut self.conn {
+            Conn::SqliteTx(c) => sqlite::scalar(c, s).await,
+            Conn::SqliteConn(c) => sqlite::scalar(c, s).await,
+            Conn::PgTx(c) => postgres::scalar(c, s).await,
+            Conn::PgConn(c) => postgres::scalar(c, s).await,
+        }
+    }
+
+    /// The columns of a table as (name, declared type); empty if the table does not exist.
+    pub async fn table_columns(&mut self, table: &str) -> Result<Vec<(String, String)>, DataError> {
+        match &mut self.conn {
+            Conn::SqliteTx(c) => sqlite::table_columns(c, table).await,
+            Conn::SqliteConn(c) => sqlite::table_columns(c, table).await,
+            Conn::PgTx(c) => postgres::table_columns(c, table).await,
+            Conn::PgConn(c) => postgres::table_columns(c, table).await,
+        }
+    }
+}
+
+/// Maps a write error: unique violations become `UNIQUE_VIOLATION` naming the field.
+fn write_error(object: &ObjectSchema, e: DataError) -> DataError {
+    match e {
+        DataError::Unique { field, message, .. } => {
+            let field = field.and_then(|c| object.field(&c).map(|f| f.name.clone()));
+            let message = match field.as_deref().and_then(|f| object.field(f)) {
+                Some(f) => format!(
+                    "{} must be unique: another {} record already has this value",
+                    f.label, object.name
+                ),
+                None => message,
+            };
+            DataError::Unique {
+                object: object.name.clone(),
+                field,
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
+impl Transaction for SqlTransaction {
+    fn find<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+        columns: &'a [&'a FieldSchema],
+        extra: Option<&'a Filter>,
+    ) -> BoxFuture<'a, Result<Vec<Record>, DataError>> {
+        Box::pin(async move {
+            let s = sql::select(self.dialect(), object, query, columns, extra)?;
+            self.fetch(&s).await
+        })
+    }
+
+    fn count<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<u64, DataError>> {
+        Box::pin(async move {
+            let s = sql::count(self.dialect(), object, query)?;
+            Ok(self.scalar(&s).await?.max(0) as u64)
+        })
+    }
+
+    fn aggregate<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<(Vec<Record>, Option<u64>), DataError>> {
+        Box::pin(async move {
+            let s = sql::aggregate(self.dialect(), object, query)?;
+            let rows = self.fetch(&s).await?;
+            let total = if query.count {
+                let t = sql::aggregate_total(self.dialect(), object, query)?;
+                Some(self.scalar(&t).await?.max(0) as u64)
+            } else {
+                None
+            };
+            Ok((rows, total))
+        })
+    }
+
+    fn insert<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        values: Vec<(&'a FieldSchema, SqlValue)>,
+    ) -> BoxFuture<'a, Result<(), DataError>> {
+        Box::pin(async move {
+            let s = sql::insert(self.dialect(), object, &values);
+            self.execute(&s).await.map_err(|e| write_error(object, e))?;
+            Ok(())
+        })
+    }
+
+    fn update<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        id: &'a str,
+        values: Vec<(&'a FieldSchema, SqlValue)>,
+        expected_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<u64, DataError>> {
+        Box::pin(async move {
+            let s = sql::update(self.dialect(), object, id, &values, expected_version);
+            self.execute(&s).await.map_err(|e| write_error(object, e))
+        })
+    }
+
+    fn delete<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        id: &'a str,
+        expected_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<u64, DataError>> {
+        Box::pin(async move {
+            let s = sql::delete(self.dialect(), object, id, expected_version);
+            self.execute(&s).await
+        })
+    }
+
+    fn clear_reference<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        field: &'a FieldSchema,
+        target_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64, DataError>> {
+        Box::pin(async move {
+            let s = sql::clear_reference(self.dialect(), object, field, target_id);
+            self.execute(&s).await
+        })
+    }
+
+    fn next_sequence<'a>(
+        &'a mut self,
+        object: &'a str,
+        field: &'a str,
+    ) -> BoxFuture<'a, Result<i64, DataError>> {
+        Box::pin(async move {
+            let mut b = sql::Builder::new(self.dialect());
+            b.push(
+                "INSERT INTO \"_objectos_sequences\" (\"object\", \"field\", \"value\") VALUES (",
+            );
+            b.param(
+                SqlValue::Text(object.to_string()),
+                Some(crate::artifact::fields::StorageKind::Text),
+            );
+            b.push(", ");
+            b.param(
+                SqlValue::Text(field.to_string()),
+                Some(crate::artifact::fields::StorageKind::Text),
+            );
+            b.push(", 1) ON CONFLICT (\"object\", \"field\") DO UPDATE SET \"value\" = \"_objectos_sequences\".\"value\" + 1 RETURNING \"value\"");
+            self.scalar(&b.finish()).await
+        })
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>> {
+        Box::pin(async move {
+            match self.conn {
+                Conn::SqliteTx(tx) => tx.commit().await?,
+                Conn::PgTx(tx) => tx.commit().await?,
+                Conn::SqliteConn(_) | Conn::PgConn(_) => {}
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Driver for SqlDriver {
+    fn name(&self) -> &'static str {
+        match self.pool {
+            SqlPool::Sqlite(_) => "sqlite",
+            SqlPool::Postgres(_) => "postgres",
+        }
+    }
+
+    fn sync_schema<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        allow_destructive: bool,
+    ) -> BoxFuture<'a, Result<SyncReport, DataError>> {
+        Box::pin(async move {
+            let mut tx = self.begin_sql().await?;
+            let report = schema::sync(&mut tx, self.dialect(), catalog, allow_destructive).await?;
+            Box::new(tx).commit().await?;
+            Ok(report)
+        })
+    }
+
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>> {
+        Box::pin(async move { Ok(Box::new(self.begin_sql().await?) as Box<dyn Transaction>) })
+    }
+
+    fn reader(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>> {
+        Box::pin(async move {
+            let conn = match &self.pool {
+                SqlPool::Sqlite(p) => Conn::SqliteConn(p.acquire().await?),
+                SqlPool::Postgres(p) => Conn::PgConn(p.acquire().await?),
+            };
+            Ok(Box::new(SqlTransaction { conn }) as Box<dyn Transaction>)
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), DataError>> {
+        Box::pin(async move {
+            let mut tx = SqlTransaction {
+                conn: match &self.pool {
+                    SqlPool::Sqlite(p) => Conn::SqliteConn(p.acquire().await?),
+                    SqlPool::Postgres(p) => Conn::PgConn(p.acquire().await?),
+                },
+            };
+            tx.scalar(&Stmt {
+                sql: "SELECT 1".into(),
+                params: vec![],
+            })
+            .await
+            .map(|_| ())
+        })
+    }
+}
+
+impl SqlDriver {
+    async fn begin_sql(&self) -> Result<SqlTransaction, DataError> {
+        let conn = match &self.pool {
+            // IMMEDIATE takes the write lock up front, so two writers queue instead of failing with SQLITE_BUSY.
+            SqlPool::Sqlite(p) => Conn::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?),
+            SqlPool::Postgres(p) => Conn::PgTx(p.begin().await?),
+        };
+        Ok(SqlTransaction { conn })
+    }
+}

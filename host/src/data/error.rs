@@ -1,0 +1,216 @@
+//! Data-layer errors, each with the protocol's HTTP status and code (WIRE.md §4.5).
+
+use serde_json::{Map, Value, json};
+
+/// One field's problem, in the wire shape `{field, code, message, label?, constraint?, options?, value?}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+    pub label: Option<String>,
+    pub constraint: Option<Value>,
+    pub options: Option<Vec<String>>,
+    pub value: Option<Value>,
+}
+
+impl FieldError {
+    pub fn new(field: &str, label: &str, code: &'static str, message: String) -> FieldError {
+        FieldError {
+            field: field.to_string(),
+            code,
+            message,
+            label: Some(label.to_string()),
+            constraint: None,
+            options: None,
+            value: None,
+        }
+    }
+
+    pub fn with_constraint(mut self, constraint: Value) -> FieldError {
+        self.constraint = Some(constraint);
+        self
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("field".into(), json!(self.field));
+        m.insert("code".into(), json!(self.code));
+        m.insert("message".into(), json!(self.message));
+        if let Some(l) = &self.label {
+            m.insert("label".into(), json!(l));
+        }
+        if let Some(c) = &self.constraint {
+            m.insert("constraint".into(), c.clone());
+        }
+        if let Some(o) = &self.options {
+            m.insert("options".into(), json!(o));
+        }
+        if let Some(v) = &self.value {
+            m.insert("value".into(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("Object '{0}' is not registered")]
+    ObjectNotFound(String),
+    #[error("Record {id} not found in {object}")]
+    RecordNotFound { object: String, id: String },
+    #[error("{message}")]
+    InvalidField {
+        object: String,
+        field: String,
+        message: String,
+    },
+    #[error("{message}")]
+    InvalidSort { object: String, message: String },
+    #[error("{message}")]
+    InvalidFilter { object: String, message: String },
+    #[error("{message}")]
+    InvalidQuery { object: String, message: String },
+    #[error("{}", .fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Validation {
+        object: String,
+        fields: Vec<FieldError>,
+    },
+    #[error("{message}")]
+    Unique {
+        object: String,
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{message}")]
+    DeleteRestricted {
+        object: String,
+        id: String,
+        message: String,
+    },
+    #[error("Record {id} in {object} was changed by someone else (expected version {expected})")]
+    ConcurrentUpdate {
+        object: String,
+        id: String,
+        expected: String,
+    },
+    #[error("The datasource is unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Schema(String),
+    #[error("Internal error: {0}")]
+    Internal(String),
+}
+
+impl DataError {
+    pub fn status(&self) -> u16 {
+        match self {
+            DataError::ObjectNotFound(_) | DataError::RecordNotFound { .. } => 404,
+            DataError::InvalidField { .. }
+            | DataError::InvalidSort { .. }
+            | DataError::InvalidFilter { .. }
+            | DataError::InvalidQuery { .. }
+            | DataError::Validation { .. } => 400,
+            DataError::Unique { .. }
+            | DataError::DeleteRestricted { .. }
+            | DataError::ConcurrentUpdate { .. } => 409,
+            DataError::Unavailable(_) => 503,
+            DataError::Schema(_) | DataError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            DataError::ObjectNotFound(_) => "OBJECT_NOT_FOUND",
+            DataError::RecordNotFound { .. } => "RECORD_NOT_FOUND",
+            DataError::InvalidField { .. } => "INVALID_FIELD",
+            DataError::InvalidSort { .. } => "INVALID_SORT",
+            DataError::InvalidFilter { .. } => "INVALID_FILTER",
+            DataError::InvalidQuery { .. } => "INVALID_QUERY",
+            DataError::Validation { .. } => "VALIDATION_FAILED",
+            DataError::Unique { .. } => "UNIQUE_VIOLATION",
+            DataError::DeleteRestricted { .. } => "DELETE_RESTRICTED",
+            DataError::ConcurrentUpdate { .. } => "CONCURRENT_UPDATE",
+            DataError::Unavailable(_) => "ERR_DATASOURCE_UNAVAILABLE",
+            DataError::Schema(_) => "SCHEMA_SYNC_FAILED",
+            DataError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn object(&self) -> Option<&str> {
+        match self {
+            DataError::ObjectNotFound(o) => Some(o),
+            DataError::RecordNotFound { object, .. }
+            | DataError::InvalidField { object, .. }
+            | DataError::InvalidSort { object, .. }
+            | DataError::InvalidFilter { object, .. }
+            | DataError::InvalidQuery { object, .. }
+            | DataError::Validation { object, .. }
+            | DataError::Unique { object, .. }
+            | DataError::DeleteRestricted { object, .. }
+            | DataError::ConcurrentUpdate { object, .. } => Some(object),
+            _ => None,
+        }
+    }
+
+    /// The wire envelope `{error, code, object?, field?, fields?}`.
+    pub fn to_wire(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("error".into(), json!(self.to_string()));
+        m.insert("code".into(), json!(self.code()));
+        match self {
+            DataError::Validation { fields, .. } => {
+                m.insert(
+                    "fields".into(),
+                    Value::Array(fields.iter().map(FieldError::to_json).collect()),
+                );
+            }
+            DataError::InvalidField { field, .. } => {
+                m.insert("field".into(), json!(field));
+            }
+            DataError::Unique {
+                field: Some(field), ..
+            } => {
+                m.insert("field".into(), json!(field));
+            }
+            _ => {}
+        }
+        if let Some(o) = self.object() {
+            m.insert("object".into(), json!(o));
+        }
+        Value::Object(m)
+    }
+
+    pub fn invalid_field(object: &str, field: &str, message: impl Into<String>) -> DataError {
+        DataError::InvalidField {
+            object: object.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_query(object: &str, message: impl Into<String>) -> DataError {
+        DataError::InvalidQuery {
+            object: object.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(object: &str, fields: Vec<FieldError>) -> DataError {
+        DataError::Validation {
+            object: object.to_string(),
+            fields,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DataError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                DataError::Unavailable(e.to_string())
+            }
+            _ => DataError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The data engine: QueryAST and filters, SQL per dialect, drivers, schema sync and value coercion.
+
+pub mod catalog;
+pub mod driver;
+pub mod error;
+pub mod filter;
+pub mod postgres;
+pub mod query;
+pub mod schema;
+pub mod sql;
+pub mod sqlite;
+pub mod values;
+
+pub use catalog::{Catalog, FieldSchema, ObjectSchema};
+pub use driver::{Driver, Record, SqlDriver, Transaction};
+pub use error::{DataError, FieldError};
+pub use query::Query;
+
+/// Opens the database a URL names: `sqlite://…` / `sqlite::memory:` or `postgres://…` / `postgresql://…`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataError> {
+    if url.starts_with("sqlite:") {
+        sqlite::connect(url, max_connections).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::connect(url, max_connections).await
+    } else {
+        Err(DataError::Unavailable(format!(
+            "unsupported database URL '{url}': use sqlite://path, sqlite::memory: or postgres://user@host/db"
+        )))
+    }
+}

@@ -1,0 +1,642 @@
+//! The QueryAST (PROTOCOL.md §3), parsed from JSON and checked against an object's fields.
+
+use crate::data::catalog::{Catalog, ObjectSchema};
+use crate::data::error::DataError;
+use crate::data::filter::{Filter, MacroContext, parse_filter};
+use serde_json::{Map, Value};
+
+/// Deepest nesting of `expand` (a lookup's lookup's lookup).
+pub const MAX_EXPAND_DEPTH: usize = 3;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    /// `None` selects every field.
+    pub fields: Option<Vec<String>>,
+    pub filter: Option<Filter>,
+    pub search: Option<Search>,
+    pub order_by: Vec<OrderBy>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+    /// Lookup field → the query for the related records.
+    pub expand: Vec<(String, Query)>,
+    pub aggregations: Vec<Aggregation>,
+    pub group_by: Vec<GroupBy>,
+    /// Whether the caller wants `total`.
+    pub count: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Search {
+    pub text: String,
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderBy {
+    /// A field, or an aggregation / group alias in aggregate queries.
+    pub field: String,
+    pub descending: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunction {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    CountDistinct,
+}
+
+impl AggFunction {
+    fn parse(s: &str) -> Option<AggFunction> {
+        Some(match s {
+            "count" => AggFunction::Count,
+            "sum" => AggFunction::Sum,
+            "avg" => AggFunction::Avg,
+            "min" => AggFunction::Min,
+            "max" => AggFunction::Max,
+            "count_distinct" => AggFunction::CountDistinct,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregation {
+    pub function: AggFunction,
+    pub field: Option<String>,
+    pub alias: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateGranularity {
+    Day,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupBy {
+    pub field: String,
+    pub granularity: Option<DateGranularity>,
+    pub alias: String,
+}
+
+impl Query {
+    pub fn is_aggregate(&self) -> bool {
+        !self.aggregations.is_empty() || !self.group_by.is_empty()
+    }
+
+    /// Parses a QueryAST body (`where|filter`, `fields|select`, `orderBy|sort`, `limit|top`, `offset|skip`,
+    /// `expand|populate`, `search`, `searchFields`, `aggregations`, `groupBy`, `count`).
+    pub fn from_json(
+        catalog: &Catalog,
+        object: &ObjectSchema,
+        body: &Value,
+        ctx: &MacroContext,
+    ) -> Result<Query, DataError> {
+        Self::parse(catalog, object, body, ctx, 0)
+    }
+
+    fn parse(
+        catalog: &Catalog,
+        object: &ObjectSchema,
+        body: &Value,
+        ctx: &MacroContext,
+        depth: usize,
+    ) -> Result<Query, DataError> {
+        let obj = &object.name;
+        let m = match body {
+            Value::Object(m) => m,
+            Value::Null => {
+                return Ok(Query {
+                    count: true,
+                    ..Query::default()
+                });
+            }
+            other => {
+                return Err(DataError::invalid_query(
+                    obj,
+                    format!("a query must be a JSON object, found {other}"),
+                ));
+            }
+        };
+        const KNOWN: &[&str] = &[
+            "object",
+            "fields",
+            "select",
+            "where",
+            "filter",
+            "filters",
+            "search",
+            "searchFields",
+            "orderBy",
+            "sort",
+            "limit",
+            "top",
+            "offset",
+            "skip",
+            "expand",
+            "populate",
+            "aggregations",
+            "groupBy",
+            "count",
+            "having",
+        ];
+        for key in m.keys() {
+            if !KNOWN.contains(&key.as_str()) {
+                let hint = match key.as_str() {
+                    "cursor" | "joins" | "distinct" | "windowFunctions" => {
+                        " (retired in protocol 17)".to_string()
+                    }
+                    _ => crate::artifact::validate::closest(key, KNOWN.iter().copied())
+                        .map(|s| format!(" (did you mean '{s}'?)"))
+                        .unwrap_or_default(),
+                };
+                return Err(DataError::invalid_query(
+                    obj,
+                    format!("unknown query key '{key}'{hint}"),
+                ));
+            }
+        }
+        let pick = |names: &[&str]| -> Result<Option<&Value>, DataError> {
+            let present: Vec<(&str, &Value)> = names
+                .iter()
+                .filter_map(|n| m.get(*n).map(|v| (*n, v)))
+                .collect();
+            if present.len() > 1 && present.windows(2).any(|w| w[0].1 != w[1].1) {
+                return Err(DataError::invalid_query(
+                    obj,
+                    format!(
+                        "conflicting query keys {}: give one spelling",
+                        present
+                            .iter()
+                            .map(|p| p.0)
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                ));
+            }
+            Ok(present.first().map(|p| p.1))
+        };
+        let mut q = Query {
+            count: true,
+            ..Query::default()
+        };
+        if let Some(v) = pick(&["fields", "select"])? {
+            q.fields = Some(parse_field_list(object, v, "select")?);
+        }
+        if let Some(v) = pick(&["where", "filter", "filters"])? {
+            let filter = match v {
+                Value::String(s) => {
+                    let parsed: Value = serde_json::from_str(s).map_err(|_| DataError::InvalidFilter {
+                        object: obj.clone(),
+                        message: "Query parameter 'filter' must be valid JSON. It was not applied, and an unapplied filter would have returned the unfiltered result set.".into(),
+                    })?;
+                    parse_filter(object, &parsed, ctx, "filter")?
+                }
+                v => parse_filter(object, v, ctx, "filter")?,
+            };
+            q.filter = Some(filter);
+        }
+        if let Some(v) = pick(&["orderBy", "sort"])? {
+            q.order_by = parse_order_by(object, v)?;
+        }
+        q.limit = pick(&["limit", "top"])?
+            .map(|v| parse_count(obj, "limit", v))
+            .transpose()?;
+        q.offset = pick(&["offset", "skip"])?
+            .map(|v| parse_count(obj, "offset", v))
+            .transpose()?;
+        if let Some(v) = m.get("count") {
+            q.count = !matches!(v, Value::Bool(false)) && v.as_str() != Some("false");
+        }
+        let search_fields = match m.get("searchFields") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_field_list(object, v, "searchFields")?),
+        };
+        match m.get("search") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                q.search = Some(Search {
+                    text: s.clone(),
+                    fields: search_fields.unwrap_or_else(|| object.search_fields.clone()),
+                })
+            }
+            Some(Value::Object(s)) => {
+                let text = s
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let fields = match s.get("fields") {
+                    Some(v) => parse_field_list(object, v, "search.fields")?,
+                    None => search_fields.unwrap_or_else(|| object.search_fields.clone()),
+                };
+                q.search = Some(Search { text, fields });
+            }
+            Some(other) => {
+                return Err(DataError::invalid_query(
+                    obj,
+                    format!("'search' must be text or {{query, fields}}, found {other}"),
+                ));
+            }
+        }
+        if let Some(v) = pick(&["expand", "populate"])? {
+            q.expand = parse_expand(catalog, object, v, ctx, depth)?;
+        }
+        if let Some(v) = m.get("groupBy") {
+            q.group_by = parse_group_by(object, v)?;
+        }
+        if let Some(v) = m.get("aggregations") {
+            q.aggregations = parse_aggregations(object, v)?;
+        }
+        if m.get("having").is_some_and(|h| !h.is_null()) {
+            return Err(DataError::invalid_query(
+                obj,
+                "'having' is not supported by this build; filter the grouped rows on the client",
+            ));
+        }
+        if q.is_aggregate() {
+            let aliases: Vec<&str> = q
+                .aggregations
+                .iter()
+                .map(|a| a.alias.as_str())
+                .chain(q.group_by.iter().map(|g| g.alias.as_str()))
+                .collect();
+            for o in &q.order_by {
+                if !aliases.contains(&o.field.as_str()) {
+                    return Err(DataError::InvalidSort {
+                        object: obj.clone(),
+                        message: format!(
+                            "an aggregate query can only sort by its group or aggregation aliases ({}), not '{}'",
+                            aliases.join(", "),
+                            o.field
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(q)
+    }
+}
+
+fn parse_count(object: &str, key: &str, v: &Value) -> Result<u64, DataError> {
+    match v {
+        Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or(0)),
+        Value::String(s) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().unwrap_or(0)),
+        other => Err(DataError::invalid_query(
+            object,
+            format!("'{key}' must be a non-negative integer, found {other}"),
+        )),
+    }
+}
+
+/// A comma list or JSON array of field names, each checked.
+pub fn parse_field_list(
+    object: &ObjectSchema,
+    v: &Value,
+    param: &str,
+) -> Result<Vec<String>, DataError> {
+    let names: Vec<String> = match v {
+        Value::String(s) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                DataError::invalid_query(&object.name, format!("'{param}' must list field names"))
+            })?,
+        other => {
+            return Err(DataError::invalid_query(
+                &object.name,
+                format!("'{param}' must list field names, found {other}"),
+            ));
+        }
+    };
+    for n in &names {
+        if object.field(n).is_none() {
+            return Err(DataError::invalid_field(
+                &object.name,
+                n,
+                format!(
+                    "Query parameter '{param}' names '{n}', which is not a field on object '{}'.",
+                    object.name
+                ),
+            ));
+        }
+    }
+    Ok(names)
+}
+
+/// `title`, `-title`, `title desc`, comma lists, `[{field, order}]`, `{field: "asc"}`.
+pub fn parse_order_by(object: &ObjectSchema, v: &Value) -> Result<Vec<OrderBy>, DataError> {
+    let mut out = Vec::new();
+    let mut push = |spec: &str, explicit: Option<&str>| -> Result<(), DataError> {
+        let spec = spec.trim();
+        if spec.is_empty() {
+            return Ok(());
+        }
+        let (name, desc) = if let Some(rest) = spec.strip_prefix('-') {
+            (rest.trim().to_string(), true)
+        } else if let Some((n, dir)) = spec.split_once(char::is_whitespace) {
+            (n.to_string(), dir.trim().eq_ignore_ascii_case("desc"))
+        } else {
+            (spec.trim_start_matches('+').to_string(), false)
+        };
+        let desc = match explicit {
+            Some(o) if o.eq_ignore_ascii_case("desc") => true,
+            Some(o) if o.eq_ignore_ascii_case("asc") => false,
+            Some(o) => {
+                return Err(DataError::InvalidSort {
+                    object: object.name.clone(),
+                    message: format!("sort order '{o}' must be asc or desc"),
+                });
+            }
+            None => desc,
+        };
+        out.push(OrderBy {
+            field: name,
+            descending: desc,
+        });
+        Ok(())
+    };
+    match v {
+        Value::String(s) => {
+            if s.trim_start().starts_with('[') || s.trim_start().starts_with('{') {
+                let parsed: Value =
+                    serde_json::from_str(s).map_err(|_| DataError::InvalidSort {
+                        object: object.name.clone(),
+                        message: "Query parameter 'sort' looks like JSON but does not parse".into(),
+                    })?;
+                return parse_order_by(object, &parsed);
+            }
+            for part in s.split(',') {
+                push(part, None)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(s) => push(s, None)?,
+                    Value::Object(o) => {
+                        if o.contains_key("direction") {
+                            return Err(DataError::InvalidSort {
+                                object: object.name.clone(),
+                                message: "sort entries use 'order' (asc|desc), not 'direction'"
+                                    .into(),
+                            });
+                        }
+                        let f = o.get("field").and_then(Value::as_str).ok_or_else(|| {
+                            DataError::InvalidSort {
+                                object: object.name.clone(),
+                                message: format!("sort entry {item} needs a 'field'"),
+                            }
+                        })?;
+                        push(
+                            f,
+                            Some(o.get("order").and_then(Value::as_str).unwrap_or("asc")),
+                        )?;
+                    }
+                    other => {
+                        return Err(DataError::InvalidSort {
+                            object: object.name.clone(),
+                            message: format!("bad sort entry {other}"),
+                        });
+                    }
+                }
+            }
+        }
+        Value::Object(o) => {
+            for (f, dir) in o {
+                push(f, Some(dir.as_str().unwrap_or("asc")))?;
+            }
+        }
+        other => {
+            return Err(DataError::InvalidSort {
+                object: object.name.clone(),
+                message: format!("bad sort {other}"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Checks sort fields of a plain (non-aggregate) query.
+pub fn check_sort_fields(object: &ObjectSchema, order: &[OrderBy]) -> Result<(), DataError> {
+    for o in order {
+        match object.field(&o.field) {
+            Some(f) if f.is_sortable() => {}
+            Some(f) => {
+                return Err(DataError::InvalidSort {
+                    object: object.name.clone(),
+                    message: format!(
+                        "Query parameter 'sort' sorts by '{}', a {} field of object '{}' that cannot be sorted.",
+                        o.field,
+                        f.ftype.as_str(),
+                        object.name
+                    ),
+                });
+            }
+            None => {
+                return Err(DataError::InvalidSort {
+                    object: object.name.clone(),
+                    message: format!(
+                        "Query parameter 'sort' sorts by '{}', which is not a field on object '{}'. It was not applied, and an unapplied sort returns the rows in an arbitrary order — which 'top'/'limit' then slices into an arbitrary page.",
+                        o.field, object.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_expand(
+    catalog: &Catalog,
+    object: &ObjectSchema,
+    v: &Value,
+    ctx: &MacroContext,
+    depth: usize,
+) -> Result<Vec<(String, Query)>, DataError> {
+    let entries: Vec<(String, Value)> = match v {
+        Value::String(s) => s
+            .split(',')
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| (p.to_string(), Value::Null))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(|s| (s.to_string(), Value::Null)))
+            .collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if v.is_object() {
+                        v.clone()
+                    } else {
+                        Value::Null
+                    },
+                )
+            })
+            .collect(),
+        other => {
+            return Err(DataError::invalid_query(
+                &object.name,
+                format!("'expand' must list lookup fields, found {other}"),
+            ));
+        }
+    };
+    if depth >= MAX_EXPAND_DEPTH && !entries.is_empty() {
+        return Err(DataError::invalid_query(
+            &object.name,
+            format!("'expand' nests deeper than {MAX_EXPAND_DEPTH} levels"),
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, sub) in entries {
+        let field = object.field(&name).ok_or_else(|| {
+            DataError::invalid_field(
+                &object.name,
+                &name,
+                format!(
+                    "'expand' names '{name}', which is not a field on object '{}'.",
+                    object.name
+                ),
+            )
+        })?;
+        let target = match (&field.reference, field.ftype.is_reference()) {
+            (Some(t), true) => t,
+            _ => {
+                return Err(DataError::invalid_field(
+                    &object.name,
+                    &name,
+                    format!(
+                        "'expand' names '{name}', a {} field; only lookup fields can be expanded",
+                        field.ftype.as_str()
+                    ),
+                ));
+            }
+        };
+        let Some(target_schema) = catalog.object(target) else {
+            // References to runtime-provided objects (sys_user, …) stay ids until those objects exist.
+            continue;
+        };
+        let q = Query::parse(catalog, target_schema, &sub, ctx, depth + 1)?;
+        out.push((name, q));
+    }
+    Ok(out)
+}
+
+fn parse_group_by(object: &ObjectSchema, v: &Value) -> Result<Vec<GroupBy>, DataError> {
+    let items: Vec<Value> = match v {
+        Value::Array(a) => a.clone(),
+        Value::String(s) => s
+            .split(',')
+            .map(|p| Value::String(p.trim().to_string()))
+            .collect(),
+        other => {
+            return Err(DataError::invalid_query(
+                &object.name,
+                format!("'groupBy' must be a list, found {other}"),
+            ));
+        }
+    };
+    items
+        .iter()
+        .map(|item| {
+            let (field, granularity, alias) = match item {
+                Value::String(f) => (f.clone(), None, None),
+                Value::Object(o) => (
+                    o.get("field").and_then(Value::as_str).unwrap_or("").to_string(),
+                    o.get("dateGranularity").and_then(Value::as_str).map(str::to_string),
+                    o.get("alias").and_then(Value::as_str).map(str::to_string),
+                ),
+                other => return Err(DataError::invalid_query(&object.name, format!("bad groupBy entry {other}"))),
+            };
+            let f = object.field(&field).filter(|f| f.storage.is_some()).ok_or_else(|| {
+                DataError::invalid_field(&object.name, &field, format!("'groupBy' names '{field}', which is not a stored field on object '{}'.", object.name))
+            })?;
+            let granularity = match granularity.as_deref() {
+                None => None,
+                Some(g) => {
+                    if !matches!(f.storage, Some(crate::artifact::fields::StorageKind::Date | crate::artifact::fields::StorageKind::DateTime)) {
+                        return Err(DataError::invalid_query(&object.name, format!("dateGranularity needs a date field; '{field}' is {}", f.ftype.as_str())));
+                    }
+                    Some(match g {
+                        "day" => DateGranularity::Day,
+                        "month" => DateGranularity::Month,
+                        "quarter" => DateGranularity::Quarter,
+                        "year" => DateGranularity::Year,
+                        other => return Err(DataError::invalid_query(&object.name, format!("dateGranularity '{other}' is not supported (day, month, quarter, year)"))),
+                    })
+                }
+            };
+            let alias = alias.unwrap_or_else(|| field.clone());
+            check_alias(object, &alias)?;
+            Ok(GroupBy { field, granularity, alias })
+        })
+        .collect()
+}
+
+fn parse_aggregations(object: &ObjectSchema, v: &Value) -> Result<Vec<Aggregation>, DataError> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| DataError::invalid_query(&object.name, "'aggregations' must be an array"))?;
+    items
+        .iter()
+        .map(|item| {
+            let o: &Map<String, Value> = item.as_object().ok_or_else(|| DataError::invalid_query(&object.name, format!("bad aggregation {item}")))?;
+            let fname = o.get("function").and_then(Value::as_str).unwrap_or("");
+            let function = AggFunction::parse(fname).ok_or_else(|| {
+                DataError::invalid_query(&object.name, format!("unknown aggregation function '{fname}' (count, sum, avg, min, max, count_distinct)"))
+            })?;
+            let field = o.get("field").and_then(Value::as_str).map(str::to_string);
+            match (&field, function) {
+                (None, AggFunction::Count) => {}
+                (None, _) => return Err(DataError::invalid_query(&object.name, format!("aggregation '{fname}' needs a field"))),
+                (Some(f), _) => {
+                    let schema = object.field(f).filter(|s| s.storage.is_some()).ok_or_else(|| {
+                        DataError::invalid_field(&object.name, f, format!("aggregation names '{f}', which is not a stored field on object '{}'.", object.name))
+                    })?;
+                    if matches!(function, AggFunction::Sum | AggFunction::Avg) && !matches!(schema.storage, Some(crate::artifact::fields::StorageKind::Number(_))) {
+                        return Err(DataError::invalid_query(&object.name, format!("'{fname}' needs a numeric field; '{f}' is {}", schema.ftype.as_str())));
+                    }
+                }
+            }
+            let alias = o.get("alias").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| match &field {
+                Some(f) => format!("{fname}_{f}"),
+                None => fname.to_string(),
+            });
+            check_alias(object, &alias)?;
+            Ok(Aggregation { function, field, alias })
+        })
+        .collect()
+}
+
+/// Aliases become SQL column aliases: they must be plain identifiers.
+fn check_alias(object: &ObjectSchema, alias: &str) -> Result<(), DataError> {
+    let mut chars = alias.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && alias.len() <= 63;
+    if ok {
+        Ok(())
+    } else {
+        Err(DataError::invalid_query(
+            &object.name,
+            format!("alias '{alias}' must match ^[A-Za-z_][A-Za-z0-9_]*$"),
+        ))
+    }
+}

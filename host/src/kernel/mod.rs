@@ -1,0 +1,948 @@
+//! The kernel: the one place every read and write goes through (`Kernel::execute`), whoever asks — REST,
+//! actions, a guest's `data` host call. Permission checks, hooks and audit join this path in later issues;
+//! nothing reaches a driver around it.
+
+mod seeds;
+
+use crate::artifact::Artifact;
+use crate::artifact::fields::{FieldType, StorageKind};
+use crate::config::RuntimeConfig;
+use crate::data::catalog::{Catalog, FieldSchema, ObjectSchema};
+use crate::data::driver::{Driver, Record, Transaction};
+use crate::data::error::{DataError, FieldError};
+use crate::data::filter::{Condition, Filter, MacroContext, Op, Operand};
+use crate::data::query::{Query, check_sort_fields};
+use crate::data::schema::SyncReport;
+use crate::data::values::{SqlValue, coerce, format_datetime, is_blank, parse_datetime, to_sql};
+use futures_util::future::BoxFuture;
+use rand::Rng;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+pub use seeds::SeedReport;
+
+/// Who is asking. Every operation runs as a principal; there is no anonymous data access.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub positions: Vec<String>,
+    pub is_system: bool,
+}
+
+impl Principal {
+    /// The runtime itself (seeds, migrations).
+    pub fn system() -> Principal {
+        Principal {
+            is_system: true,
+            ..Principal::default()
+        }
+    }
+
+    pub fn user(user_id: &str, organization_id: Option<&str>) -> Principal {
+        Principal {
+            user_id: Some(user_id.to_string()),
+            organization_id: organization_id.map(str::to_string),
+            positions: vec!["everyone".to_string()],
+            is_system: false,
+        }
+    }
+
+    pub fn macro_context(&self) -> MacroContext {
+        MacroContext::now(self.user_id.clone(), self.organization_id.clone())
+    }
+}
+
+/// A data operation, as every entry point expresses it.
+#[derive(Clone, Debug)]
+pub enum DataOp {
+    Find {
+        object: String,
+        query: Query,
+    },
+    Get {
+        object: String,
+        id: String,
+        query: Query,
+    },
+    Create {
+        object: String,
+        record: Record,
+    },
+    /// All or nothing.
+    CreateMany {
+        object: String,
+        records: Vec<Record>,
+    },
+    Update {
+        object: String,
+        id: String,
+        patch: Record,
+        expected_version: Option<String>,
+    },
+    Delete {
+        object: String,
+        id: String,
+        expected_version: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpResult {
+    List {
+        records: Vec<Record>,
+        total: Option<u64>,
+        has_more: bool,
+    },
+    Record(Record),
+    Records(Vec<Record>),
+    Deleted {
+        id: String,
+    },
+}
+
+/// Cascading deletes stop at this depth (a guard against pathological chains).
+const MAX_CASCADE_DEPTH: usize = 16;
+
+pub struct Kernel {
+    pub artifact: Arc<Artifact>,
+    pub catalog: Arc<Catalog>,
+    pub driver: Arc<dyn Driver>,
+}
+
+/// What `Kernel::boot` did.
+#[derive(Clone, Debug)]
+pub struct BootReport {
+    pub schema: SyncReport,
+    pub seeds: SeedReport,
+}
+
+impl Kernel {
+    /// Connects the database, syncs the schema and applies seeds.
+    pub async fn boot(
+        artifact: Artifact,
+        config: &RuntimeConfig,
+    ) -> Result<(Kernel, BootReport), DataError> {
+        let driver = crate::data::connect(&config.database_url, config.max_connections).await?;
+        Self::boot_with_driver(artifact, Arc::new(driver), config).await
+    }
+
+    pub async fn boot_with_driver(
+        artifact: Artifact,
+        driver: Arc<dyn Driver>,
+        config: &RuntimeConfig,
+    ) -> Result<(Kernel, BootReport), DataError> {
+        let catalog = Catalog::from_definition(&artifact.definition);
+        let schema = driver
+            .sync_schema(&catalog, config.allow_destructive_migrations)
+            .await?;
+        let kernel = Kernel {
+            artifact: Arc::new(artifact),
+            catalog: Arc::new(catalog),
+            driver,
+        };
+        let seeds = seeds::apply(&kernel, config.seed_environment).await?;
+        Ok((kernel, BootReport { schema, seeds }))
+    }
+
+    pub fn object(&self, name: &str) -> Result<&Arc<ObjectSchema>, DataError> {
+        self.catalog
+            .object(name)
+            .ok_or_else(|| DataError::ObjectNotFound(name.to_string()))
+    }
+
+    /// Parses a QueryAST body for an object, resolving macros for the principal.
+    pub fn parse_query(
+        &self,
+        principal: &Principal,
+        object: &str,
+        body: &Value,
+    ) -> Result<Query, DataError> {
+        let schema = self.object(object)?;
+        Query::from_json(&self.catalog, schema, body, &principal.macro_context())
+    }
+
+    /// The one enforcement point.
+    pub async fn execute(&self, principal: &Principal, op: DataOp) -> Result<OpResult, DataError> {
+        match op {
+            DataOp::Find { object, query } => self.find(principal, &object, &query).await,
+            DataOp::Get { object, id, query } => self
+                .get(principal, &object, &id, &query)
+                .await
+                .map(OpResult::Record),
+            DataOp::Create { object, record } => {
+                let schema = self.object(&object)?.clone();
+                let mut tx = self.driver.begin().await?;
+                let rec = self.insert_in(&mut *tx, principal, &schema, record).await?;
+                tx.commit().await?;
+                Ok(OpResult::Record(rec))
+            }
+            DataOp::CreateMany { object, records } => {
+                let schema = self.object(&object)?.clone();
+                let mut tx = self.driver.begin().await?;
+                let mut out = Vec::with_capacity(records.len());
+                for (i, record) in records.into_iter().enumerate() {
+                    let rec = self
+                        .insert_in(&mut *tx, principal, &schema, record)
+                        .await
+                        .map_err(|e| at_index(e, i))?;
+                    out.push(rec);
+                }
+                tx.commit().await?;
+                Ok(OpResult::Records(out))
+            }
+            DataOp::Update {
+                object,
+                id,
+                patch,
+                expected_version,
+            } => {
+                let schema = self.object(&object)?.clone();
+                let mut tx = self.driver.begin().await?;
+                let rec = self
+                    .update_in(
+                        &mut *tx,
+                        principal,
+                        &schema,
+                        &id,
+                        patch,
+                        expected_version.as_deref(),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok(OpResult::Record(rec))
+            }
+            DataOp::Delete {
+                object,
+                id,
+                expected_version,
+            } => {
+                let schema = self.object(&object)?.clone();
+                let mut tx = self.driver.begin().await?;
+                self.delete_in(&mut *tx, &schema, &id, expected_version.as_deref(), 0)
+                    .await?;
+                tx.commit().await?;
+                Ok(OpResult::Deleted { id })
+            }
+        }
+    }
+
+    async fn find(
+        &self,
+        principal: &Principal,
+        object: &str,
+        q: &Query,
+    ) -> Result<OpResult, DataError> {
+        let _ = principal;
+        let schema = self.object(object)?;
+        let mut tx = self.driver.reader().await?;
+        if q.is_aggregate() {
+            let (records, total) = tx.aggregate(schema, q).await?;
+            let has_more = page_has_more(q, records.len(), total);
+            return Ok(OpResult::List {
+                records,
+                total,
+                has_more,
+            });
+        }
+        check_sort_fields(schema, &q.order_by)?;
+        let columns = select_columns(schema, q);
+        let mut records = tx.find(schema, q, &columns, None).await?;
+        let total = if q.count {
+            // A first page shorter than the limit already tells the total.
+            match (q.offset.unwrap_or(0), q.limit) {
+                (0, Some(l)) if (records.len() as u64) < l => Some(records.len() as u64),
+                (0, None) => Some(records.len() as u64),
+                _ => Some(tx.count(schema, q).await?),
+            }
+        } else {
+            None
+        };
+        self.expand(&mut *tx, schema, q, &mut records).await?;
+        project(q, &mut records);
+        let has_more = page_has_more(q, records.len(), total);
+        Ok(OpResult::List {
+            records,
+            total,
+            has_more,
+        })
+    }
+
+    async fn get(
+        &self,
+        principal: &Principal,
+        object: &str,
+        id: &str,
+        q: &Query,
+    ) -> Result<Record, DataError> {
+        let _ = principal;
+        let schema = self.object(object)?;
+        let mut tx = self.driver.reader().await?;
+        let filter = id_filter(id);
+        let q1 = Query {
+            limit: Some(1),
+            filter: Some(filter),
+            count: false,
+            ..q.clone()
+        };
+        let columns = select_columns(schema, &q1);
+        let mut records = tx.find(schema, &q1, &columns, None).await?;
+        if records.is_empty() {
+            return Err(DataError::RecordNotFound {
+                object: object.to_string(),
+                id: id.to_string(),
+            });
+        }
+        self.expand(&mut *tx, schema, &q1, &mut records).await?;
+        project(&q1, &mut records);
+        Ok(records.remove(0))
+    }
+
+    /// Replaces lookup ids with the related records (nested expands recurse).
+    fn expand<'a>(
+        &'a self,
+        tx: &'a mut dyn Transaction,
+        schema: &'a ObjectSchema,
+        q: &'a Query,
+        records: &'a mut [Record],
+    ) -> BoxFuture<'a, Result<(), DataError>> {
+        Box::pin(async move {
+            for (field, sub) in &q.expand {
+                let Some(f) = schema.field(field) else {
+                    continue;
+                };
+                let Some(target) = f.reference.as_deref().and_then(|t| self.catalog.object(t))
+                else {
+                    continue;
+                };
+                let mut ids = BTreeSet::new();
+                for r in records.iter() {
+                    match r.get(field) {
+                        Some(Value::String(s)) => {
+                            ids.insert(s.clone());
+                        }
+                        Some(Value::Array(items)) => {
+                            ids.extend(items.iter().filter_map(|i| i.as_str().map(str::to_string)))
+                        }
+                        _ => {}
+                    }
+                }
+                if ids.is_empty() {
+                    continue;
+                }
+                let filter = Filter::Cond(Condition {
+                    field: "id".into(),
+                    op: Op::In,
+                    operand: Operand::List(ids.into_iter().map(Value::String).collect()),
+                });
+                let mut sub_q = sub.clone();
+                sub_q.limit = None;
+                sub_q.offset = None;
+                let mut cols = select_columns(target, &sub_q);
+                if !cols.iter().any(|c| c.name == "id") {
+                    cols.extend(target.field("id"));
+                }
+                let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
+                self.expand(&mut *tx, target, &sub_q, &mut related).await?;
+                let by_id: HashMap<String, Record> = related
+                    .into_iter()
+                    .filter_map(|mut r| {
+                        let id = r.get("id").and_then(Value::as_str).map(str::to_string)?;
+                        if let Some(fields) = &sub.fields
+                            && !fields.iter().any(|f| f == "id")
+                        {
+                            r.shift_remove("id");
+                        }
+                        Some((id, r))
+                    })
+                    .collect();
+                for r in records.iter_mut() {
+                    let replaced = match r.get(field) {
+                        Some(Value::String(s)) => by_id
+                            .get(s)
+                            .cloned()
+                            .map(Value::Object)
+                            .unwrap_or(Value::Null),
+                        Some(Value::Array(items)) => Value::Array(
+                            items
+                                .iter()
+                                .filter_map(|i| {
+                                    i.as_str()
+                                        .and_then(|s| by_id.get(s))
+                                        .cloned()
+                                        .map(Value::Object)
+                                })
+                                .collect(),
+                        ),
+                        _ => continue,
+                    };
+                    r.insert(field.clone(), replaced);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Coerces and validates a new record, stamps system fields, and inserts it.
+    async fn insert_in(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        input: Record,
+    ) -> Result<Record, DataError> {
+        reject_unwritable_keys(schema, &input)?;
+        let now = crate::data::values::now_iso();
+        let mut record = Record::with_capacity(schema.fields.len());
+        let mut errors: Vec<FieldError> = Vec::new();
+        for f in schema.stored_fields() {
+            if f.system {
+                continue;
+            }
+            if f.ftype == FieldType::Autonumber {
+                continue;
+            }
+            let given = input.get(&f.name).cloned().filter(|v| !v.is_null());
+            let value = match given {
+                Some(v) => v,
+                None => default_value(f, principal, &now).unwrap_or(Value::Null),
+            };
+            if f.required && is_blank(&value) {
+                errors.push(FieldError::new(
+                    &f.name,
+                    &f.label,
+                    "required",
+                    format!("{} is required", f.label),
+                ));
+                continue;
+            }
+            match coerce(f, &value) {
+                Ok(v) => {
+                    record.insert(f.name.clone(), v);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DataError::validation(&schema.name, errors));
+        }
+        self.check_references(tx, schema, &record).await?;
+        for f in schema
+            .stored_fields()
+            .filter(|f| f.ftype == FieldType::Autonumber)
+        {
+            let n = tx.next_sequence(&schema.name, &f.name).await?;
+            let text = match &f.autonumber {
+                Some(fmt) => fmt.render(
+                    n,
+                    parse_datetime(&Value::String(now.clone())).unwrap_or_default(),
+                    &record,
+                ),
+                None => format!("{n:04}"),
+            };
+            record.insert(f.name.clone(), Value::String(text));
+        }
+        let id = match input.get("id") {
+            Some(Value::String(s)) => check_client_id(&schema.name, s)?,
+            Some(Value::Null) | None => new_id(),
+            Some(other) => {
+                return Err(DataError::invalid_field(
+                    &schema.name,
+                    "id",
+                    format!("id must be a string, found {other}"),
+                ));
+            }
+        };
+        let owner = match input.get("owner_id") {
+            Some(Value::String(s)) if !s.is_empty() => Value::String(s.clone()),
+            _ => principal
+                .user_id
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        };
+        let mut full = Record::with_capacity(schema.fields.len());
+        for f in schema.stored_fields() {
+            let v = match f.name.as_str() {
+                "id" => Value::String(id.clone()),
+                "organization_id" => principal
+                    .organization_id
+                    .clone()
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+                "created_at" | "updated_at" => Value::String(now.clone()),
+                "created_by" | "updated_by" => principal
+                    .user_id
+                    .clone()
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+                "owner_id" => owner.clone(),
+                _ => record.shift_remove(&f.name).unwrap_or(Value::Null),
+            };
+            full.insert(f.name.clone(), v);
+        }
+        let values: Vec<(&FieldSchema, SqlValue)> = schema
+            .stored_fields()
+            .filter(|f| !full.get(&f.name).is_none_or(Value::is_null))
+            .map(|f| {
+                (
+                    f,
+                    to_sql(f.storage.unwrap_or(StorageKind::Text), &full[&f.name]),
+                )
+            })
+            .collect();
+        tx.insert(schema, values).await?;
+        Ok(full)
+    }
+
+    async fn load(
+        &self,
+        tx: &mut dyn Transaction,
+        schema: &ObjectSchema,
+        id: &str,
+    ) -> Result<Record, DataError> {
+        let q = Query {
+            filter: Some(id_filter(id)),
+            limit: Some(1),
+            ..Query::default()
+        };
+        let cols: Vec<&FieldSchema> = schema.stored_fields().collect();
+        let mut rows = tx.find(schema, &q, &cols, None).await?;
+        if rows.is_empty() {
+            return Err(DataError::RecordNotFound {
+                object: schema.name.clone(),
+                id: id.to_string(),
+            });
+        }
+        Ok(rows.remove(0))
+    }
+
+    async fn update_in(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        id: &str,
+        patch: Record,
+        expected: Option<&str>,
+    ) -> Result<Record, DataError> {
+        reject_unwritable_keys(schema, &patch)?;
+        let existing = self.load(tx, schema, id).await?;
+        let current_version = existing
+            .get("updated_at")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(expected) = expected
+            && !same_version(expected, &current_version)
+        {
+            return Err(DataError::ConcurrentUpdate {
+                object: schema.name.clone(),
+                id: id.to_string(),
+                expected: expected.to_string(),
+            });
+        }
+        let mut changes = Record::new();
+        let mut errors = Vec::new();
+        for (key, value) in &patch {
+            let Some(f) = schema.field(key) else { continue };
+            if f.system && key != "owner_id" {
+                continue;
+            }
+            if f.required && is_blank(value) {
+                errors.push(FieldError::new(
+                    &f.name,
+                    &f.label,
+                    "required",
+                    format!("{} is required and cannot be cleared", f.label),
+                ));
+                continue;
+            }
+            match coerce(f, value) {
+                Ok(v) => {
+                    changes.insert(key.clone(), v);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DataError::validation(&schema.name, errors));
+        }
+        self.check_references(tx, schema, &changes).await?;
+        let mut now = crate::data::values::now_iso();
+        if now == current_version {
+            // The version must change with every write, even within one millisecond.
+            now = parse_datetime(&Value::String(now.clone()))
+                .map(|d| format_datetime(d + chrono::Duration::milliseconds(1)))
+                .unwrap_or(now);
+        }
+        changes.insert("updated_at".into(), Value::String(now));
+        changes.insert(
+            "updated_by".into(),
+            principal
+                .user_id
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        let values: Vec<(&FieldSchema, SqlValue)> = changes
+            .iter()
+            .filter_map(|(k, v)| {
+                schema
+                    .field(k)
+                    .map(|f| (f, to_sql(f.storage.unwrap_or(StorageKind::Text), v)))
+            })
+            .collect();
+        let version_guard = if current_version.is_empty() {
+            None
+        } else {
+            Some(current_version.as_str())
+        };
+        let n = tx.update(schema, id, values, version_guard).await?;
+        if n == 0 {
+            return Err(DataError::ConcurrentUpdate {
+                object: schema.name.clone(),
+                id: id.to_string(),
+                expected: current_version,
+            });
+        }
+        let mut merged = existing;
+        for (k, v) in changes {
+            merged.insert(k, v);
+        }
+        Ok(merged)
+    }
+
+    fn delete_in<'a>(
+        &'a self,
+        tx: &'a mut dyn Transaction,
+        schema: &'a ObjectSchema,
+        id: &'a str,
+        expected: Option<&'a str>,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<(), DataError>> {
+        Box::pin(async move {
+            let existing = self.load(tx, schema, id).await?;
+            let current_version = existing
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if let Some(expected) = expected
+                && !same_version(expected, &current_version)
+            {
+                return Err(DataError::ConcurrentUpdate {
+                    object: schema.name.clone(),
+                    id: id.to_string(),
+                    expected: expected.to_string(),
+                });
+            }
+            if depth > MAX_CASCADE_DEPTH {
+                return Err(DataError::DeleteRestricted {
+                    object: schema.name.clone(),
+                    id: id.to_string(),
+                    message: format!(
+                        "Cannot delete {} {id}: cascading deletes go deeper than {MAX_CASCADE_DEPTH} levels",
+                        schema.name
+                    ),
+                });
+            }
+            for inbound in self.catalog.inbound_references(&schema.name).to_vec() {
+                if inbound.multiple {
+                    continue;
+                }
+                let Some(child) = self.catalog.object(&inbound.object).cloned() else {
+                    continue;
+                };
+                let Some(field) = child.field(&inbound.field).cloned() else {
+                    continue;
+                };
+                let q = Query {
+                    filter: Some(Filter::Cond(Condition {
+                        field: field.name.clone(),
+                        op: Op::Eq,
+                        operand: Operand::Value(Value::String(id.to_string())),
+                    })),
+                    ..Query::default()
+                };
+                match inbound.behavior {
+                    crate::artifact::fields::DeleteBehavior::Restrict => {
+                        let n = tx.count(&child, &q).await?;
+                        if n > 0 {
+                            return Err(DataError::DeleteRestricted {
+                                object: schema.name.clone(),
+                                id: id.to_string(),
+                                message: format!(
+                                    "Cannot delete {} {id}: {n} {} record(s) still reference it through '{}' (deleteBehavior: restrict)",
+                                    schema.name, child.name, field.name
+                                ),
+                            });
+                        }
+                    }
+                    crate::artifact::fields::DeleteBehavior::Cascade => {
+                        let id_col = child.field("id").into_iter().collect::<Vec<_>>();
+                        let rows = tx.find(&child, &q, &id_col, None).await?;
+                        for row in rows {
+                            if let Some(child_id) = row.get("id").and_then(Value::as_str) {
+                                if child.name == schema.name && child_id == id {
+                                    continue;
+                                }
+                                self.delete_in(&mut *tx, &child, child_id, None, depth + 1)
+                                    .await?;
+                            }
+                        }
+                    }
+                    crate::artifact::fields::DeleteBehavior::SetNull => {
+                        tx.clear_reference(&child, &field, id).await?;
+                    }
+                }
+            }
+            let guard = if current_version.is_empty() {
+                None
+            } else {
+                Some(current_version.as_str())
+            };
+            let n = tx.delete(schema, id, guard).await?;
+            if n == 0 {
+                return Err(DataError::ConcurrentUpdate {
+                    object: schema.name.clone(),
+                    id: id.to_string(),
+                    expected: current_version,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Every lookup value must name an existing record of its target object.
+    async fn check_references(
+        &self,
+        tx: &mut dyn Transaction,
+        schema: &ObjectSchema,
+        values: &Record,
+    ) -> Result<(), DataError> {
+        let mut errors = Vec::new();
+        for (key, value) in values {
+            let Some(f) = schema.field(key) else { continue };
+            if !f.ftype.is_reference() || f.system {
+                continue;
+            }
+            let Some(target) = f.reference.as_deref().and_then(|t| self.catalog.object(t)) else {
+                continue;
+            };
+            let ids: Vec<String> = match value {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                _ => continue,
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            let q = Query {
+                filter: Some(Filter::Cond(Condition {
+                    field: "id".into(),
+                    op: Op::In,
+                    operand: Operand::List(ids.iter().cloned().map(Value::String).collect()),
+                })),
+                ..Query::default()
+            };
+            let id_col = target.field("id").into_iter().collect::<Vec<_>>();
+            let found: BTreeSet<String> = tx
+                .find(target, &q, &id_col, None)
+                .await?
+                .into_iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            if let Some(missing) = ids.iter().find(|i| !found.contains(*i)) {
+                let mut e = FieldError::new(
+                    &f.name,
+                    &f.label,
+                    "reference_not_found",
+                    format!(
+                        "{}: no {} record has id \"{missing}\"",
+                        f.label, target.name
+                    ),
+                )
+                .with_constraint(json!({ "target": target.name }));
+                e.value = Some(Value::String(missing.clone()));
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DataError::validation(&schema.name, errors))
+        }
+    }
+}
+
+fn id_filter(id: &str) -> Filter {
+    Filter::Cond(Condition {
+        field: "id".into(),
+        op: Op::Eq,
+        operand: Operand::Value(Value::String(id.to_string())),
+    })
+}
+
+/// `expectedVersion` is the record's `updated_at`; accept any spelling that denotes the same instant.
+fn same_version(expected: &str, current: &str) -> bool {
+    let expected = expected.trim().trim_matches('"');
+    expected == current
+        || match (
+            parse_datetime(&Value::String(expected.to_string())),
+            parse_datetime(&Value::String(current.to_string())),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+}
+
+fn page_has_more(q: &Query, returned: usize, total: Option<u64>) -> bool {
+    match total {
+        Some(t) => q.offset.unwrap_or(0) + (returned as u64) < t,
+        None => q.limit.is_some_and(|l| returned as u64 >= l && l > 0),
+    }
+}
+
+/// The stored columns a query reads: the selection plus what `expand` needs, or every stored field.
+fn select_columns<'a>(schema: &'a ObjectSchema, q: &Query) -> Vec<&'a FieldSchema> {
+    match &q.fields {
+        None => schema.stored_fields().collect(),
+        Some(names) => {
+            let mut cols: Vec<&FieldSchema> = names
+                .iter()
+                .filter_map(|n| schema.field(n))
+                .filter(|f| f.storage.is_some())
+                .collect();
+            for (e, _) in &q.expand {
+                if let Some(f) = schema.field(e)
+                    && !cols.iter().any(|c| c.name == f.name)
+                {
+                    cols.push(f);
+                }
+            }
+            cols
+        }
+    }
+}
+
+/// Keeps only the selected keys, in the order they were asked for.
+fn project(q: &Query, records: &mut [Record]) {
+    let Some(names) = &q.fields else { return };
+    for r in records.iter_mut() {
+        let mut out = Record::with_capacity(names.len());
+        for n in names {
+            if let Some(v) = r.shift_remove(n) {
+                out.insert(n.clone(), v);
+            }
+        }
+        *r = out;
+    }
+}
+
+fn reject_unwritable_keys(schema: &ObjectSchema, input: &Record) -> Result<(), DataError> {
+    for key in input.keys() {
+        match schema.field(key) {
+            None => {
+                return Err(DataError::invalid_field(
+                    &schema.name,
+                    key,
+                    format!("Unknown field '{key}' on object '{}'", schema.name),
+                ));
+            }
+            Some(f) if f.storage.is_none() || f.ftype == FieldType::Autonumber => {
+                return Err(DataError::invalid_field(
+                    &schema.name,
+                    key,
+                    format!(
+                        "Field '{key}' on object '{}' is a {} field: its value is computed and cannot be written",
+                        schema.name,
+                        f.ftype.as_str()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn default_value(f: &FieldSchema, principal: &Principal, now: &str) -> Option<Value> {
+    match f.default_value.as_ref()? {
+        Value::String(s) if matches!(s.as_str(), "NOW()" | "now") => {
+            Some(Value::String(match f.ftype {
+                FieldType::Date => now[..10].to_string(),
+                _ => now.to_string(),
+            }))
+        }
+        Value::String(s) if matches!(s.as_str(), "TODAY()" | "today") => {
+            Some(Value::String(now[..10].to_string()))
+        }
+        Value::String(s) if matches!(s.as_str(), "current_user" | "CURRENT_USER") => {
+            principal.user_id.clone().map(Value::String)
+        }
+        // Clock-only CEL (`today()`, `daysFromNow(7)`) is evaluated here; record-scoped CEL defaults need the
+        // security-kernel issue's evaluator and apply no default until then.
+        v @ Value::Object(_) => crate::expr::expression_source(v)
+            .and_then(|src| crate::expr::evaluate_constant(src, chrono::Utc::now()).ok()),
+        v => Some(v.clone()),
+    }
+}
+
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+/// A 16-character random id (96 bits), the shape the real server uses.
+pub fn new_id() -> String {
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+        .collect()
+}
+
+fn check_client_id(object: &str, id: &str) -> Result<String, DataError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(DataError::invalid_field(
+            object,
+            "id",
+            "a client-supplied id must be 1–64 characters of A–Z, a–z, 0–9, '_', '-', '.'",
+        ))
+    }
+}
+
+/// Names the record of a multi-record write that failed.
+fn at_index(e: DataError, i: usize) -> DataError {
+    match e {
+        DataError::Validation { object, fields } => DataError::Validation {
+            object,
+            fields: fields
+                .into_iter()
+                .map(|mut f| {
+                    f.message = format!("records[{i}]: {}", f.message);
+                    f.field = format!("records[{i}].{}", f.field);
+                    f
+                })
+                .collect(),
+        },
+        DataError::InvalidField {
+            object,
+            field,
+            message,
+        } => DataError::InvalidField {
+            object,
+            field: format!("records[{i}].{field}"),
+            message: format!("records[{i}]: {message}"),
+        },
+        other => other,
+    }
+}

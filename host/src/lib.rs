@@ -1,0 +1,12 @@
+//! objectos-host: the objectos runtime as a library.
+//!
+//! The spine (see DESIGN.md): an artifact is loaded and validated ([`artifact`]), its objects become tables
+//! ([`data::schema`]), and every read or write goes through [`kernel::Kernel::execute`].
+
+pub mod artifact;
+pub mod config;
+pub mod data;
+pub mod expr;
+pub mod kernel;
+
+pub use kernel::{DataOp, Kernel, OpResult, Principal};
