@@ -1,1 +1,13 @@
-fn main() {}
+//! The one integration-test binary (one link on 2 cores), a module per area.
+
+mod support;
+
+mod artifact_load;
+mod artifact_validate;
+mod cli;
+mod engine_filters;
+mod engine_queries;
+mod engine_values;
+mod engine_writes;
+mod schema_sync;
+mod seeds;

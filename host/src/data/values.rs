@@ -44,9 +44,44 @@ pub fn number_value(f: f64) -> Value {
     }
 }
 
-/// Rounds to `scale` fraction digits through decimal text, so 10627.289999999999 becomes 10627.29.
+/// Rounds half away from zero to `scale` fraction digits on the number's shortest decimal text, so
+/// 10627.289999999999 becomes 10627.29 and 10.005 becomes 10.01 (binary rounding would give 10.00).
 pub fn round_to_scale(f: f64, scale: u32) -> f64 {
-    format!("{:.*}", scale as usize, f).parse().unwrap_or(f)
+    if !f.is_finite() {
+        return f;
+    }
+    let text = format!("{}", f.abs());
+    let Some((int_part, frac_part)) = text.split_once('.') else {
+        return f;
+    };
+    if frac_part.len() <= scale as usize || text.contains('e') {
+        return f;
+    }
+    let kept = &frac_part[..scale as usize];
+    let round_up = frac_part.as_bytes()[scale as usize] >= b'5';
+    let mut digits: Vec<u8> = format!("{int_part}{kept}").into_bytes();
+    if round_up {
+        let mut i = digits.len();
+        loop {
+            if i == 0 {
+                digits.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if digits[i] == b'9' {
+                digits[i] = b'0';
+            } else {
+                digits[i] += 1;
+                break;
+            }
+        }
+    }
+    let digits = String::from_utf8(digits).unwrap_or_default();
+    let split = digits.len() - scale as usize;
+    let rounded: f64 = format!("{}.{}", &digits[..split], &digits[split..])
+        .parse()
+        .unwrap_or(f);
+    if f < 0.0 { -rounded } else { rounded }
 }
 
 /// Formats a bound like the real server's messages: `0`, not `0.0`.

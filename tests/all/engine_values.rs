@@ -1,0 +1,313 @@
+//! Coercion and validation of every field type, with the real server's error codes and shapes.
+
+use crate::on_both_drivers;
+use crate::support::{K, id_of};
+use serde_json::{Value, json};
+
+/// The first field error of a refused create, as wire JSON.
+async fn refusal(k: &K<'_>, record: Value) -> Value {
+    let e = k
+        .create("t_item", record.clone())
+        .await
+        .expect_err(&format!("{record} must be refused"));
+    assert_eq!(e.status(), 400, "{record}: {e}");
+    let w = e.to_wire();
+    match w.get("fields") {
+        Some(fields) => fields[0].clone(),
+        None => w,
+    }
+}
+
+on_both_drivers!(coercion_round_trips, |k| {
+    let r = k
+        .ok(
+            "t_item",
+            json!({"name": "zoo", "qty": "42", "price": "19.999", "rate": 33.333, "active": "true", "due": "2026-05-04T10:00:00Z",
+                "at": "2026-05-04 10:11:12", "starts": "09:30", "status": "closed", "tags": "red, blue", "email": "z@example.com",
+                "site": "https://example.com/x", "notes": 123, "meta": {"a": [1, 2, {"b": null}]}, "rating": 4, "keywords": ["x", "y"],
+                "embedding": [0.1, 0.2, 0.3]}),
+        )
+        .await;
+    let stored = k.get("t_item", &id_of(&r)).await.unwrap();
+    let expected = json!({"qty": 42, "price": 20, "rate": 33.33, "active": true, "due": "2026-05-04", "at": "2026-05-04T10:11:12.000Z",
+        "starts": "09:30:00", "status": "closed", "tags": ["red", "blue"], "email": "z@example.com", "site": "https://example.com/x",
+        "notes": "123", "meta": {"a": [1, 2, {"b": null}]}, "rating": 4, "keywords": ["x", "y"], "embedding": [0.1, 0.2, 0.3],
+        "code": "IT-0001", "color": "#000000"});
+    for (key, want) in expected.as_object().unwrap() {
+        assert_eq!(&stored[key], want, "{key}");
+        assert_eq!(&r[key], want, "create response {key}");
+    }
+    // Epoch milliseconds are a datetime too; defaults apply (select option default, literal default).
+    let r = k.ok("t_item", json!({"name": "epoch", "at": 0})).await;
+    assert_eq!(
+        (r["at"].clone(), r["status"].clone(), r["color"].clone()),
+        (
+            json!("1970-01-01T00:00:00.000Z"),
+            json!("open"),
+            json!("#000000")
+        )
+    );
+    // Autonumber counts per field.
+    assert_eq!(r["code"], "IT-0002");
+    // The formula field is not stored (computed on read by a later build).
+    assert!(r.get("score").is_none());
+});
+
+on_both_drivers!(error_codes, |k| {
+    let cases: Vec<(Value, &str, &str, Value)> = vec![
+        (json!({}), "name", "required", json!(null)),
+        (json!({"name": "   "}), "name", "required", json!(null)),
+        (
+            json!({"name": "x".repeat(21)}),
+            "name",
+            "max_length",
+            json!({"maxLength": 20, "actual": 21}),
+        ),
+        (
+            json!({"name": "n", "notes": "ab"}),
+            "notes",
+            "min_length",
+            json!({"minLength": 3, "actual": 2}),
+        ),
+        (
+            json!({"name": "n", "qty": -1}),
+            "qty",
+            "min_value",
+            json!({"min": 0}),
+        ),
+        (
+            json!({"name": "n", "qty": 1001}),
+            "qty",
+            "max_value",
+            json!({"max": 1000}),
+        ),
+        (
+            json!({"name": "n", "qty": "many"}),
+            "qty",
+            "invalid_number",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "price": [1]}),
+            "price",
+            "invalid_number",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "active": "maybe"}),
+            "active",
+            "invalid_boolean",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "due": "yesterday-ish"}),
+            "due",
+            "invalid_date",
+            json!({"type": "date"}),
+        ),
+        (
+            json!({"name": "n", "due": "2026-02-30"}),
+            "due",
+            "invalid_date",
+            json!({"type": "date"}),
+        ),
+        (
+            json!({"name": "n", "at": "noon"}),
+            "at",
+            "invalid_date",
+            json!({"type": "datetime"}),
+        ),
+        (
+            json!({"name": "n", "starts": "25:99"}),
+            "starts",
+            "invalid_time",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "status": "paid"}),
+            "status",
+            "invalid_option",
+            json!({"allowed": "open, closed, archived"}),
+        ),
+        (
+            json!({"name": "n", "tags": ["red", "pink"]}),
+            "tags",
+            "invalid_option",
+            json!({"allowed": "red, green, blue"}),
+        ),
+        (
+            json!({"name": "n", "email": "not-an-email"}),
+            "email",
+            "invalid_email",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "site": "not a url"}),
+            "site",
+            "invalid_url",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "category": "no-such-category"}),
+            "category",
+            "reference_not_found",
+            json!({"target": "t_category"}),
+        ),
+        (
+            json!({"name": "n", "embedding": ["a"]}),
+            "embedding",
+            "invalid_vector",
+            json!(null),
+        ),
+        (
+            json!({"name": "n", "keywords": {"a": 1}}),
+            "keywords",
+            "invalid_type",
+            json!(null),
+        ),
+    ];
+    for (record, field, code, constraint) in cases {
+        let f = refusal(&k, record.clone()).await;
+        assert_eq!(f["field"], field, "{record}: {f}");
+        assert_eq!(f["code"], code, "{record}: {f}");
+        if !constraint.is_null() {
+            assert_eq!(f["constraint"], constraint, "{record}: {f}");
+        }
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(f["label"].as_str().unwrap()),
+            "{f}"
+        );
+    }
+    // The wire envelope, exactly as the real server writes it.
+    let e = k
+        .create("t_item", json!({"status": "paid"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_wire(),
+        json!({"error": "Name is required; Status must be one of: open, closed, archived", "code": "VALIDATION_FAILED", "fields": [
+            {"field": "name", "code": "required", "message": "Name is required", "label": "Name"},
+            {"field": "status", "code": "invalid_option", "message": "Status must be one of: open, closed, archived", "label": "Status",
+             "constraint": {"allowed": "open, closed, archived"}, "options": ["open", "closed", "archived"]}
+        ], "object": "t_item"})
+    );
+    let e = k
+        .create("t_item", json!({"name": "n", "category": "nope"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["value"], "nope");
+    assert_eq!(
+        e.to_wire()["fields"][0]["message"],
+        "Category: no t_category record has id \"nope\""
+    );
+    // Unknown and computed fields are INVALID_FIELD, naming the field.
+    let e = k
+        .create("t_item", json!({"name": "n", "nosuchfield": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_wire(),
+        json!({"error": "Unknown field 'nosuchfield' on object 't_item'", "code": "INVALID_FIELD", "field": "nosuchfield", "object": "t_item"})
+    );
+    for computed in ["score", "code"] {
+        let e = k
+            .create("t_item", json!({"name": "n", computed: 1}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_wire()["field"].clone()),
+            ("INVALID_FIELD", json!(computed))
+        );
+        assert!(e.to_string().contains("computed"), "{e}");
+    }
+    // Nothing was written by any refused create.
+    assert!(k.find("t_item", json!({})).await.is_empty());
+});
+
+on_both_drivers!(update_validation, |k| {
+    let r = k.ok("t_item", json!({"name": "upd", "qty": 1})).await;
+    let id = id_of(&r);
+    let e = k
+        .update("t_item", &id, json!({"name": ""}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_wire()["fields"][0],
+        json!({"field": "name", "code": "required", "message": "Name is required and cannot be cleared", "label": "Name"})
+    );
+    let e = k
+        .update("t_item", &id, json!({"status": "paid"}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["code"], "invalid_option");
+    let e = k
+        .update("t_item", &id, json!({"bogus": 1}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "INVALID_FIELD");
+    let e = k
+        .update("t_item", "missing-id", json!({"qty": 2}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "RECORD_NOT_FOUND");
+    // A valid patch changes only what it names and moves updated_at; system fields sent by a caller are ignored.
+    let u = k
+        .update(
+            "t_item",
+            &id,
+            json!({"qty": 7, "created_by": "mallory", "id": "other"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            u["qty"].clone(),
+            u["name"].clone(),
+            u["created_by"].clone(),
+            u["id"].clone()
+        ),
+        (
+            json!(7),
+            json!("upd"),
+            json!("user_alice"),
+            json!(id.clone())
+        )
+    );
+    assert_ne!(u["updated_at"], r["updated_at"]);
+    assert_eq!(k.get("t_item", &id).await.unwrap()["qty"], json!(7));
+    // Clearing an optional field stores null.
+    let u = k
+        .update("t_item", &id, json!({"qty": null}), None)
+        .await
+        .unwrap();
+    assert_eq!(u["qty"], Value::Null);
+});
+
+on_both_drivers!(system_fields_and_ids, |k| {
+    let r = k.ok("t_item", json!({"name": "sys", "created_by": "mallory", "organization_id": "org_evil", "created_at": "1999-01-01"})).await;
+    assert_eq!(r["created_by"], "user_alice");
+    assert_eq!(r["updated_by"], "user_alice");
+    assert_eq!(r["owner_id"], "user_alice");
+    assert_eq!(r["organization_id"], "org_one");
+    assert_ne!(r["created_at"], "1999-01-01");
+    let id = id_of(&r);
+    assert_eq!(id.len(), 16);
+    // A client-supplied id is kept; a malformed one is refused.
+    let r = k.ok("t_item", json!({"id": "myid", "name": "mine"})).await;
+    assert_eq!(r["id"], "myid");
+    let e = k
+        .create("t_item", json!({"id": "bad id!", "name": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.to_wire()["field"].clone()),
+        ("INVALID_FIELD", json!("id"))
+    );
+    // Objects with org/none ownership have no owner columns.
+    let r = k.ok("t_org_unique", json!({"code": "A"})).await;
+    assert!(r.get("owner_id").is_none());
+});

@@ -1,0 +1,275 @@
+//! Write semantics: delete behaviours, uniqueness, optimistic concurrency, atomic multi-record writes.
+
+use crate::on_both_drivers;
+use crate::support::{alice, id_of};
+use objectos_host::kernel::{DataOp, OpResult};
+use serde_json::{Value, json};
+
+on_both_drivers!(delete_cascades_and_sets_null, |k| {
+    let cat = k.ok("t_category", json!({"name": "Parent"})).await;
+    let child_cat = k
+        .ok(
+            "t_category",
+            json!({"name": "Child", "parent": id_of(&cat)}),
+        )
+        .await;
+    let item = k
+        .ok("t_item", json!({"name": "casc", "category": id_of(&cat)}))
+        .await;
+    let part = k
+        .ok("t_part", json!({"item": id_of(&item), "name": "p"}))
+        .await;
+    let sub = k
+        .ok("t_subpart", json!({"part": id_of(&part), "name": "s"}))
+        .await;
+    let other_item = k.ok("t_item", json!({"name": "keep"})).await;
+    let other_part = k
+        .ok(
+            "t_part",
+            json!({"item": id_of(&other_item), "name": "kept"}),
+        )
+        .await;
+
+    // set_null (the default): deleting the category clears the lookups that pointed at it.
+    k.delete("t_category", &id_of(&cat)).await.unwrap();
+    assert_eq!(
+        k.get("t_item", &id_of(&item)).await.unwrap()["category"],
+        Value::Null
+    );
+    assert_eq!(
+        k.get("t_category", &id_of(&child_cat)).await.unwrap()["parent"],
+        Value::Null
+    );
+
+    // cascade, two levels deep: item → part → subpart.
+    k.delete("t_item", &id_of(&item)).await.unwrap();
+    for (object, id) in [
+        ("t_item", id_of(&item)),
+        ("t_part", id_of(&part)),
+        ("t_subpart", id_of(&sub)),
+    ] {
+        assert_eq!(
+            k.get(object, &id).await.unwrap_err().code(),
+            "RECORD_NOT_FOUND",
+            "{object}"
+        );
+    }
+    assert!(k.get("t_part", &id_of(&other_part)).await.is_ok());
+    assert_eq!(
+        k.delete("t_item", &id_of(&item)).await.unwrap_err().code(),
+        "RECORD_NOT_FOUND"
+    );
+});
+
+on_both_drivers!(delete_restricted, |k| {
+    let item = k.ok("t_item", json!({"name": "locked"})).await;
+    let part = k
+        .ok(
+            "t_part",
+            json!({"item": id_of(&item), "name": "would cascade"}),
+        )
+        .await;
+    let lock = k
+        .ok("t_lock", json!({"item": id_of(&item), "reason": "audit"}))
+        .await;
+    let e = k.delete("t_item", &id_of(&item)).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("DELETE_RESTRICTED", 409));
+    assert!(
+        e.to_string()
+            .contains("1 t_lock record(s) still reference it through 'item'"),
+        "{e}"
+    );
+    // The refused delete rolled back as a whole: the cascade it started did not happen.
+    assert!(k.get("t_item", &id_of(&item)).await.is_ok());
+    assert!(k.get("t_part", &id_of(&part)).await.is_ok());
+    k.delete("t_lock", &id_of(&lock)).await.unwrap();
+    k.delete("t_item", &id_of(&item)).await.unwrap();
+});
+
+on_both_drivers!(unique_violations, |k| {
+    k.ok("t_item", json!({"name": "dup"})).await;
+    let e = k
+        .create("t_item", json!({"name": "dup"}))
+        .await
+        .unwrap_err();
+    assert_eq!((e.code(), e.status()), ("UNIQUE_VIOLATION", 409));
+    assert_eq!(e.to_wire()["field"], "name");
+    assert_eq!(e.to_wire()["object"], "t_item");
+    let other = k.ok("t_item", json!({"name": "other"})).await;
+    let e = k
+        .update("t_item", &id_of(&other), json!({"name": "dup"}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "UNIQUE_VIOLATION");
+    // Per-organization uniqueness: the same code in another organization is fine.
+    k.ok("t_org_unique", json!({"code": "X"})).await;
+    assert_eq!(
+        k.create("t_org_unique", json!({"code": "X"}))
+            .await
+            .unwrap_err()
+            .code(),
+        "UNIQUE_VIOLATION"
+    );
+    let bob = objectos_host::kernel::Principal::user("user_bob", Some("org_two"));
+    let rec = json!({"code": "X"}).as_object().cloned().unwrap();
+    k.0.execute(
+        &bob,
+        DataOp::Create {
+            object: "t_org_unique".into(),
+            record: rec,
+        },
+    )
+    .await
+    .unwrap();
+});
+
+on_both_drivers!(optimistic_concurrency, |k| {
+    let r = k.ok("t_item", json!({"name": "occ", "qty": 1})).await;
+    let id = id_of(&r);
+    let v1 = r["updated_at"].as_str().unwrap().to_string();
+    let r2 = k
+        .update("t_item", &id, json!({"qty": 2}), Some(&v1))
+        .await
+        .unwrap();
+    let v2 = r2["updated_at"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2, "every write moves the version");
+    // A writer holding the old version is refused and changes nothing.
+    let e = k
+        .update("t_item", &id, json!({"qty": 3}), Some(&v1))
+        .await
+        .unwrap_err();
+    assert_eq!((e.code(), e.status()), ("CONCURRENT_UPDATE", 409));
+    assert_eq!(k.get("t_item", &id).await.unwrap()["qty"], json!(2));
+    let e =
+        k.0.execute(
+            &alice(),
+            DataOp::Delete {
+                object: "t_item".into(),
+                id: id.clone(),
+                expected_version: Some(v1.clone()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "CONCURRENT_UPDATE");
+    // The current version works for delete.
+    k.0.execute(
+        &alice(),
+        DataOp::Delete {
+            object: "t_item".into(),
+            id: id.clone(),
+            expected_version: Some(v2),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        k.get("t_item", &id).await.unwrap_err().code(),
+        "RECORD_NOT_FOUND"
+    );
+});
+
+on_both_drivers!(create_many_is_atomic, |k| {
+    let records = |v: Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_object().cloned().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let ok =
+        k.0.execute(
+            &alice(),
+            DataOp::CreateMany {
+                object: "t_item".into(),
+                records: records(json!([{"name": "m1"}, {"name": "m2", "qty": 3}])),
+            },
+        )
+        .await
+        .unwrap();
+    let OpResult::Records(created) = ok else {
+        panic!("expected records")
+    };
+    assert_eq!(created.len(), 2);
+    // The third record is invalid: none of the batch is written, and the error names its index.
+    let e =
+        k.0.execute(
+            &alice(),
+            DataOp::CreateMany {
+                object: "t_item".into(),
+                records: records(
+                    json!([{"name": "m3"}, {"name": "m4"}, {"name": "m5", "qty": -5}]),
+                ),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "VALIDATION_FAILED");
+    assert_eq!(e.to_wire()["fields"][0]["field"], "records[2].qty");
+    // A unique violation late in the batch also rolls back the earlier inserts (and the autonumber counter).
+    let e =
+        k.0.execute(
+            &alice(),
+            DataOp::CreateMany {
+                object: "t_item".into(),
+                records: records(json!([{"name": "m6"}, {"name": "m1"}])),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "UNIQUE_VIOLATION");
+    let names: Vec<Value> = k
+        .find("t_item", json!({"orderBy": "name"}))
+        .await
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("m1"), json!("m2")]);
+    let next = k.ok("t_item", json!({"name": "after"})).await;
+    assert_eq!(next["code"], "IT-0003");
+});
+
+on_both_drivers!(reference_checks_on_write, |k| {
+    // master_detail is required, and the master must exist.
+    let e = k
+        .create("t_part", json!({"name": "orphan"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_wire()["fields"][0],
+        json!({"field": "item", "code": "required", "message": "Item is required", "label": "Item"})
+    );
+    let e = k
+        .create(
+            "t_part",
+            json!({"name": "orphan", "item": "no-such-report"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["code"], "reference_not_found");
+    // An expanded-record shape {id} is accepted as the id.
+    let item = k.ok("t_item", json!({"name": "master"})).await;
+    let part = k
+        .ok(
+            "t_part",
+            json!({"name": "child", "item": {"id": id_of(&item)}}),
+        )
+        .await;
+    assert_eq!(part["item"], item["id"]);
+});
+
+on_both_drivers!(unknown_object, |k| {
+    let e = k.create("nope", json!({})).await.unwrap_err();
+    assert_eq!(
+        e.to_wire(),
+        json!({"error": "Object 'nope' is not registered", "code": "OBJECT_NOT_FOUND", "object": "nope"})
+    );
+    assert_eq!(
+        k.delete("nope", "x").await.unwrap_err().code(),
+        "OBJECT_NOT_FOUND"
+    );
+    assert_eq!(
+        k.query("nope", json!({})).await.unwrap_err().code(),
+        "OBJECT_NOT_FOUND"
+    );
+});

@@ -1,0 +1,252 @@
+//! Shared test setup: fixtures, and kernels booted on a real SQLite or a real PostgreSQL.
+
+#![allow(dead_code)]
+
+use objectos_host::artifact::Artifact;
+use objectos_host::config::{RuntimeConfig, SeedEnvironment};
+use objectos_host::data::{DataError, Record};
+use objectos_host::kernel::{DataOp, Kernel, OpResult, Principal};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// `../shared/fixtures/upstream`, when present beside the repository.
+pub fn upstream_fixtures() -> Option<PathBuf> {
+    let p = repo_path("../shared/fixtures/upstream");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipped: ../shared/fixtures not present");
+        None
+    }
+}
+
+pub fn fixture_json(rel: &str) -> Value {
+    let text =
+        std::fs::read_to_string(repo_path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {rel}: {e}"))
+}
+
+pub fn testapp() -> Value {
+    fixture_json("tests/fixtures/testapp.json")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh, empty database for one test: an in-memory SQLite, or a PostgreSQL schema named after the test
+/// (dropped first, so reruns start clean and parallel tests never share tables).
+pub async fn database_url(db: Db, test: &str) -> String {
+    match db {
+        Db::Sqlite => "sqlite::memory:".to_string(),
+        Db::Postgres => {
+            let schema = format!(
+                "t_{}",
+                test.trim_start_matches("all::")
+                    .replace("::", "_")
+                    .replace('-', "_")
+            )
+            .to_lowercase();
+            drop_pg_schema(&schema).await;
+            format!("{PG_BASE}?schema={schema}")
+        }
+    }
+}
+
+pub async fn drop_pg_schema(schema: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(PG_BASE)
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (the README test command starts it)");
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&mut conn)
+        .await
+        .expect("drop schema");
+}
+
+pub fn config(url: String) -> RuntimeConfig {
+    RuntimeConfig {
+        database_url: url,
+        allow_destructive_migrations: false,
+        seed_environment: SeedEnvironment::Test,
+        max_connections: 4,
+    }
+}
+
+pub async fn boot(db: Db, test: &str, artifact: Value) -> Kernel {
+    let artifact = Artifact::from_value(artifact).expect("artifact is valid");
+    let url = database_url(db, test).await;
+    let (kernel, _) = Kernel::boot(artifact, &config(url))
+        .await
+        .expect("kernel boots");
+    kernel
+}
+
+pub fn alice() -> Principal {
+    Principal::user("user_alice", Some("org_one"))
+}
+
+/// Test conveniences over `Kernel::execute`.
+pub struct K<'a>(pub &'a Kernel);
+
+impl K<'_> {
+    pub async fn create(&self, object: &str, record: Value) -> Result<Record, DataError> {
+        let record = record.as_object().cloned().expect("record is an object");
+        match self
+            .0
+            .execute(
+                &alice(),
+                DataOp::Create {
+                    object: object.into(),
+                    record,
+                },
+            )
+            .await?
+        {
+            OpResult::Record(r) => Ok(r),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn ok(&self, object: &str, record: Value) -> Record {
+        self.create(object, record.clone())
+            .await
+            .unwrap_or_else(|e| panic!("create {object} {record}: {e}"))
+    }
+
+    pub async fn query(
+        &self,
+        object: &str,
+        q: Value,
+    ) -> Result<(Vec<Record>, Option<u64>, bool), DataError> {
+        let query = self.0.parse_query(&alice(), object, &q)?;
+        match self
+            .0
+            .execute(
+                &alice(),
+                DataOp::Find {
+                    object: object.into(),
+                    query,
+                },
+            )
+            .await?
+        {
+            OpResult::List {
+                records,
+                total,
+                has_more,
+            } => Ok((records, total, has_more)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn find(&self, object: &str, q: Value) -> Vec<Record> {
+        self.query(object, q.clone())
+            .await
+            .unwrap_or_else(|e| panic!("query {object} {q}: {e}"))
+            .0
+    }
+
+    /// The values of one field over a sorted query.
+    pub async fn names(&self, object: &str, filter: Value) -> Vec<String> {
+        self.find(
+            object,
+            json!({ "where": filter, "orderBy": [{ "field": "name", "order": "asc" }] }),
+        )
+        .await
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+    }
+
+    pub async fn get(&self, object: &str, id: &str) -> Result<Record, DataError> {
+        match self
+            .0
+            .execute(
+                &alice(),
+                DataOp::Get {
+                    object: object.into(),
+                    id: id.into(),
+                    query: Default::default(),
+                },
+            )
+            .await?
+        {
+            OpResult::Record(r) => Ok(r),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn update(
+        &self,
+        object: &str,
+        id: &str,
+        patch: Value,
+        expected: Option<&str>,
+    ) -> Result<Record, DataError> {
+        let patch = patch.as_object().cloned().expect("patch is an object");
+        let op = DataOp::Update {
+            object: object.into(),
+            id: id.into(),
+            patch,
+            expected_version: expected.map(str::to_string),
+        };
+        match self.0.execute(&alice(), op).await? {
+            OpResult::Record(r) => Ok(r),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn delete(&self, object: &str, id: &str) -> Result<(), DataError> {
+        self.0
+            .execute(
+                &alice(),
+                DataOp::Delete {
+                    object: object.into(),
+                    id: id.into(),
+                    expected_version: None,
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+pub fn id_of(r: &Record) -> String {
+    r["id"].as_str().expect("record has an id").to_string()
+}
+
+/// The wire body of an error, for asserting codes, fields and messages.
+pub fn wire(e: &DataError) -> Value {
+    e.to_wire()
+}
+
+/// Runs the same async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_drivers {
+    ($name:ident, |$k:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($k: $crate::support::K<'_>) $body
+            #[tokio::test]
+            async fn sqlite() {
+                let kernel = $crate::support::boot($crate::support::Db::Sqlite, module_path!(), $crate::support::testapp()).await;
+                run($crate::support::K(&kernel)).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let kernel = $crate::support::boot($crate::support::Db::Postgres, module_path!(), $crate::support::testapp()).await;
+                run($crate::support::K(&kernel)).await;
+            }
+        }
+    };
+}
