@@ -11,3 +11,4 @@ mod engine_values;
 mod engine_writes;
 mod schema_sync;
 mod seeds;
+mod units;

@@ -1,6 +1,6 @@
 //! Schema sync: idempotent, additive, and refusing data loss unless allowed — on a SQLite file and PostgreSQL.
 
-use crate::support::{Db, alice, config, database_url, testapp};
+use crate::support::{Db, K, alice, config, database_url, testapp};
 use objectos_host::artifact::Artifact;
 use objectos_host::kernel::{DataOp, Kernel};
 use serde_json::{Value, json};
@@ -66,22 +66,7 @@ async fn scenario(url: &str) {
     .await
     .unwrap();
     assert_eq!(report.schema.added_columns, ["t_item.extra"]);
-    let q = k
-        .parse_query(&alice(), "t_item", &json!({"where": {"name": "kept"}}))
-        .unwrap();
-    let objectos_host::kernel::OpResult::List { records, .. } = k
-        .execute(
-            &alice(),
-            DataOp::Find {
-                object: "t_item".into(),
-                query: q,
-            },
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let (records, _, _) = K(&k).query("t_item", json!({"where": {"name": "kept"}})).await.unwrap();
     assert_eq!(
         (records[0]["qty"].clone(), records[0]["extra"].clone()),
         (json!(5), Value::Null)
@@ -126,22 +111,7 @@ async fn scenario(url: &str) {
     assert_eq!(report.schema.dropped_columns, ["t_item.extra"]);
     // With the flag, the retype is applied (and the column's data is gone, as the operator asked).
     let k = boot_with(url, retyped, true).await.unwrap();
-    let q = k
-        .parse_query(&alice(), "t_item", &json!({"where": {"name": "kept"}}))
-        .unwrap();
-    let objectos_host::kernel::OpResult::List { records, .. } = k
-        .execute(
-            &alice(),
-            DataOp::Find {
-                object: "t_item".into(),
-                query: q,
-            },
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let (records, _, _) = K(&k).query("t_item", json!({"where": {"name": "kept"}})).await.unwrap();
     assert_eq!(records[0]["qty"], Value::Null);
 }
 

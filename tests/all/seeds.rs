@@ -1,28 +1,13 @@
 //! Seeds: applied per environment, upserted by external id, idempotent across restarts.
 
-use crate::support::{Db, alice, config, database_url, testapp};
+use crate::support::{Db, K, alice, config, database_url, testapp};
 use objectos_host::artifact::Artifact;
 use objectos_host::config::SeedEnvironment;
 use objectos_host::kernel::{DataOp, Kernel, OpResult};
 use serde_json::{Value, json};
 
 async fn names(k: &Kernel, object: &str) -> Vec<String> {
-    let q = k
-        .parse_query(&alice(), object, &json!({"orderBy": "name"}))
-        .unwrap();
-    let OpResult::List { records, .. } = k
-        .execute(
-            &alice(),
-            DataOp::Find {
-                object: object.into(),
-                query: q,
-            },
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let (records, _, _) = K(&k).query(object, json!({"orderBy": "name"})).await.unwrap();
     records
         .iter()
         .map(|r| r["name"].as_str().unwrap_or("").to_string())
@@ -63,22 +48,7 @@ async fn scenario(db: Db, test: &str) {
         .await
         .unwrap();
     assert_eq!((report.seeds.inserted, report.seeds.updated), (0, 1));
-    let q = k
-        .parse_query(&alice(), "t_category", &json!({"where": {"name": "Tools"}}))
-        .unwrap();
-    let OpResult::List { records, total, .. } = k
-        .execute(
-            &alice(),
-            DataOp::Find {
-                object: "t_category".into(),
-                query: q,
-            },
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let (records, total, _) = K(&k).query("t_category", json!({"where": {"name": "Tools"}})).await.unwrap();
     assert_eq!((records[0]["rank"].clone(), total), (json!(7), Some(1)));
 }
 
@@ -106,22 +76,7 @@ async fn seeds_resolve_cel_and_natural_keys() {
     let (k, _) = Kernel::boot(Artifact::from_value(app).unwrap(), &config(url))
         .await
         .unwrap();
-    let q = k
-        .parse_query(&alice(), "t_item", &json!({"expand": ["category"]}))
-        .unwrap();
-    let OpResult::List { records, .. } = k
-        .execute(
-            &alice(),
-            DataOp::Find {
-                object: "t_item".into(),
-                query: q,
-            },
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let (records, _, _) = K(&k).query("t_item", json!({"expand": ["category"]})).await.unwrap();
     assert_eq!(records[0]["category"]["name"], "Acme");
     let three_days_ago = (chrono::Utc::now() - chrono::Duration::days(3))
         .date_naive()

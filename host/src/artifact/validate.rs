@@ -761,13 +761,13 @@ fn check_default(
     } else if ftype.is_numeric() {
         if !default.is_number() {
             bad(report, "a number");
-        } else if let Some(n) = default.as_f64() {
-            if field.min.is_some_and(|m| n < m) || field.max.is_some_and(|m| n > m) {
-                report.error(
-                    dpath.clone(),
-                    format!("default {n} is outside the field's min/max"),
-                );
-            }
+        } else if let Some(n) = default.as_f64()
+            && (field.min.is_some_and(|m| n < m) || field.max.is_some_and(|m| n > m))
+        {
+            report.error(
+                dpath.clone(),
+                format!("default {n} is outside the field's min/max"),
+            );
         }
     } else if matches!(ftype, FieldType::Boolean | FieldType::Toggle) {
         if !default.is_boolean() {
@@ -803,21 +803,17 @@ fn check_validation_rule(
     let field_of =
         |key: &str| -> Option<String> { rule.get(key).and_then(Value::as_str).map(str::to_string) };
     match kind {
-        "script" | "cross_field" => {
-            if !is_expression(rule.get("condition")) {
-                report.error(
-                    format!("{path}.condition"),
-                    format!("a {kind} rule needs a CEL condition"),
-                );
-            }
+        "script" | "cross_field" if !is_expression(rule.get("condition")) => {
+            report.error(
+                format!("{path}.condition"),
+                format!("a {kind} rule needs a CEL condition"),
+            );
         }
-        "conditional" => {
-            if !is_expression(rule.get("when")) {
-                report.error(
-                    format!("{path}.when"),
-                    "a conditional rule needs a `when` condition",
-                );
-            }
+        "conditional" if !is_expression(rule.get("when")) => {
+            report.error(
+                format!("{path}.when"),
+                "a conditional rule needs a `when` condition",
+            );
         }
         "state_machine" => match field_of("field") {
             None => report.error(
@@ -1021,27 +1017,25 @@ fn check_body(path: &str, body: &Value, report: &mut ValidationReport) {
             format!("a {language} body needs its source"),
         );
     }
-    if let Some(t) = body.get("timeoutMs") {
-        if !t
+    if let Some(t) = body.get("timeoutMs")
+        && !t
             .as_u64()
             .is_some_and(|t| (1..=MAX_BODY_TIMEOUT_MS).contains(&t))
-        {
-            report.error(
-                format!("{path}.timeoutMs"),
-                format!("must be between 1 and {MAX_BODY_TIMEOUT_MS} (got {t})"),
-            );
-        }
+    {
+        report.error(
+            format!("{path}.timeoutMs"),
+            format!("must be between 1 and {MAX_BODY_TIMEOUT_MS} (got {t})"),
+        );
     }
-    if let Some(m) = body.get("memoryMb") {
-        if !m
+    if let Some(m) = body.get("memoryMb")
+        && !m
             .as_u64()
             .is_some_and(|m| (1..=MAX_BODY_MEMORY_MB).contains(&m))
-        {
-            report.error(
-                format!("{path}.memoryMb"),
-                format!("must be between 1 and {MAX_BODY_MEMORY_MB} (got {m})"),
-            );
-        }
+    {
+        report.error(
+            format!("{path}.memoryMb"),
+            format!("must be between 1 and {MAX_BODY_MEMORY_MB} (got {m})"),
+        );
     }
 }
 

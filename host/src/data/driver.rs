@@ -18,6 +18,9 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub type Record = Map<String, Value>;
 
+/// Rows of an aggregate query and, when asked for, how many groups there are in all.
+pub type AggregateRows = (Vec<Record>, Option<u64>);
+
 /// A datasource.
 pub trait Driver: Send + Sync {
     fn name(&self) -> &'static str;
@@ -53,7 +56,7 @@ pub trait Transaction: Send {
         &'a mut self,
         object: &'a ObjectSchema,
         query: &'a Query,
-    ) -> BoxFuture<'a, Result<(Vec<Record>, Option<u64>), DataError>>;
+    ) -> BoxFuture<'a, Result<AggregateRows, DataError>>;
     fn insert<'a>(
         &'a mut self,
         object: &'a ObjectSchema,
@@ -118,10 +121,108 @@ impl SqlDriver {
 
 enum Conn {
     SqliteTx(sqlx::Transaction<'static, Sqlite>),
-    SqliteConn(PoolConnection<Sqlite>),
+    SqlitePooled(PoolConnection<Sqlite>),
     PgTx(sqlx::Transaction<'static, Postgres>),
-    PgConn(PoolConnection<Postgres>),
+    PgPooled(PoolConnection<Postgres>),
 }
+
+/// Runs one expression per dialect over whichever connection a transaction holds.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $sqlite:expr, $pg:expr) => {
+        match $conn {
+            Conn::SqliteTx($c) => $sqlite,
+            Conn::SqlitePooled($c) => $sqlite,
+            Conn::PgTx($c) => $pg,
+            Conn::PgPooled($c) => $pg,
+        }
+    };
+}
+
+/// Binding, executing and decoding for one sqlx backend; the dialect modules instantiate it with their types.
+macro_rules! sql_exec_functions {
+    ($conn:ty, $args:ty, $row:ty, $db_error:path) => {
+        fn arguments(
+            params: &[$crate::data::values::SqlValue],
+        ) -> Result<$args, $crate::data::error::DataError> {
+            use sqlx::Arguments;
+            let mut args = <$args>::default();
+            for p in params {
+                let r = match p {
+                    $crate::data::values::SqlValue::Null => args.add(Option::<String>::None),
+                    $crate::data::values::SqlValue::Bool(b) => args.add(*b),
+                    $crate::data::values::SqlValue::Int(i) => args.add(*i),
+                    $crate::data::values::SqlValue::Float(f) => args.add(*f),
+                    $crate::data::values::SqlValue::Text(s) => args.add(s.clone()),
+                };
+                r.map_err(|e| {
+                    $crate::data::error::DataError::Internal(format!("cannot bind parameter: {e}"))
+                })?;
+            }
+            Ok(args)
+        }
+
+        pub async fn execute(
+            conn: &mut $conn,
+            s: &$crate::data::sql::Stmt,
+        ) -> Result<u64, $crate::data::error::DataError> {
+            let r = sqlx::query_with(&s.sql, arguments(&s.params)?)
+                .execute(conn)
+                .await
+                .map_err($db_error)?;
+            Ok(r.rows_affected())
+        }
+
+        pub async fn scalar(
+            conn: &mut $conn,
+            s: &$crate::data::sql::Stmt,
+        ) -> Result<i64, $crate::data::error::DataError> {
+            use sqlx::Row;
+            let row = sqlx::query_with(&s.sql, arguments(&s.params)?)
+                .fetch_one(conn)
+                .await
+                .map_err($db_error)?;
+            Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+        }
+
+        pub async fn fetch(
+            conn: &mut $conn,
+            s: &$crate::data::sql::SelectStmt,
+        ) -> Result<Vec<$crate::data::driver::Record>, $crate::data::error::DataError> {
+            let rows = sqlx::query_with(&s.stmt.sql, arguments(&s.stmt.params)?)
+                .fetch_all(conn)
+                .await
+                .map_err($db_error)?;
+            rows.iter().map(|row| decode_row(row, s)).collect()
+        }
+
+        fn decode_row(
+            row: &$row,
+            s: &$crate::data::sql::SelectStmt,
+        ) -> Result<$crate::data::driver::Record, $crate::data::error::DataError> {
+            use serde_json::Value;
+            use sqlx::Row;
+            use $crate::data::sql::Decode;
+            use $crate::data::values::{number_value, round_to_scale};
+            let mut rec = $crate::data::driver::Record::with_capacity(s.columns.len());
+            for (i, col) in s.columns.iter().enumerate() {
+                let v = match col.decode {
+                    Decode::Text => row.try_get::<Option<String>, _>(i)?.map(Value::String),
+                    Decode::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
+                    Decode::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                    Decode::Float { scale } => row
+                        .try_get::<Option<f64>, _>(i)?
+                        .map(|f| number_value(scale.map_or(f, |s| round_to_scale(f, s)))),
+                    Decode::Json => row
+                        .try_get::<Option<String>, _>(i)?
+                        .map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))),
+                };
+                rec.insert(col.key.clone(), v.unwrap_or(Value::Null));
+            }
+            Ok(rec)
+        }
+    };
+}
+pub(crate) use sql_exec_functions;
 
 pub struct SqlTransaction {
     conn: Conn,
@@ -130,46 +231,26 @@ pub struct SqlTransaction {
 impl SqlTransaction {
     fn dialect(&self) -> Dialect {
         match self.conn {
-            Conn::SqliteTx(_) | Conn::SqliteConn(_) => Dialect::Sqlite,
-            Conn::PgTx(_) | Conn::PgConn(_) => Dialect::Postgres,
+            Conn::SqliteTx(_) | Conn::SqlitePooled(_) => Dialect::Sqlite,
+            Conn::PgTx(_) | Conn::PgPooled(_) => Dialect::Postgres,
         }
     }
 
     pub async fn fetch(&mut self, s: &SelectStmt) -> Result<Vec<Record>, DataError> {
-        match &mut self.conn {
-            Conn::SqliteTx(c) => sqlite::fetch(c, s).await,
-            Conn::SqliteConn(c) => sqlite::fetch(c, s).await,
-            Conn::PgTx(c) => postgres::fetch(c, s).await,
-            Conn::PgConn(c) => postgres::fetch(c, s).await,
-        }
+        on_conn!(&mut self.conn, c => sqlite::fetch(c, s).await, postgres::fetch(c, s).await)
     }
 
     pub async fn execute(&mut self, s: &Stmt) -> Result<u64, DataError> {
-        match &mut self.conn {
-            Conn::SqliteTx(c) => sqlite::execute(c, s).await,
-            Conn::SqliteConn(c) => sqlite::execute(c, s).await,
-            Conn::PgTx(c) => postgres::execute(c, s).await,
-            Conn::PgConn(c) => postgres::execute(c, s).await,
-        }
+        on_conn!(&mut self.conn, c => sqlite::execute(c, s).await, postgres::execute(c, s).await)
     }
 
     pub async fn scalar(&mut self, s: &Stmt) -> Result<i64, DataError> {
-        match &mut self.conn {
-            Conn::SqliteTx(c) => sqlite::scalar(c, s).await,
-            Conn::SqliteConn(c) => sqlite::scalar(c, s).await,
-            Conn::PgTx(c) => postgres::scalar(c, s).await,
-            Conn::PgConn(c) => postgres::scalar(c, s).await,
-        }
+        on_conn!(&mut self.conn, c => sqlite::scalar(c, s).await, postgres::scalar(c, s).await)
     }
 
     /// The columns of a table as (name, declared type); empty if the table does not exist.
     pub async fn table_columns(&mut self, table: &str) -> Result<Vec<(String, String)>, DataError> {
-        match &mut self.conn {
-            Conn::SqliteTx(c) => sqlite::table_columns(c, table).await,
-            Conn::SqliteConn(c) => sqlite::table_columns(c, table).await,
-            Conn::PgTx(c) => postgres::table_columns(c, table).await,
-            Conn::PgConn(c) => postgres::table_columns(c, table).await,
-        }
+        on_conn!(&mut self.conn, c => sqlite::table_columns(c, table).await, postgres::table_columns(c, table).await)
     }
 }
 
@@ -224,7 +305,7 @@ impl Transaction for SqlTransaction {
         &'a mut self,
         object: &'a ObjectSchema,
         query: &'a Query,
-    ) -> BoxFuture<'a, Result<(Vec<Record>, Option<u64>), DataError>> {
+    ) -> BoxFuture<'a, Result<AggregateRows, DataError>> {
         Box::pin(async move {
             let s = sql::aggregate(self.dialect(), object, query)?;
             let rows = self.fetch(&s).await?;
@@ -316,7 +397,7 @@ impl Transaction for SqlTransaction {
             match self.conn {
                 Conn::SqliteTx(tx) => tx.commit().await?,
                 Conn::PgTx(tx) => tx.commit().await?,
-                Conn::SqliteConn(_) | Conn::PgConn(_) => {}
+                Conn::SqlitePooled(_) | Conn::PgPooled(_) => {}
             }
             Ok(())
         })
@@ -351,8 +432,8 @@ impl Driver for SqlDriver {
     fn reader(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>> {
         Box::pin(async move {
             let conn = match &self.pool {
-                SqlPool::Sqlite(p) => Conn::SqliteConn(p.acquire().await?),
-                SqlPool::Postgres(p) => Conn::PgConn(p.acquire().await?),
+                SqlPool::Sqlite(p) => Conn::SqlitePooled(p.acquire().await?),
+                SqlPool::Postgres(p) => Conn::PgPooled(p.acquire().await?),
             };
             Ok(Box::new(SqlTransaction { conn }) as Box<dyn Transaction>)
         })
@@ -362,8 +443,8 @@ impl Driver for SqlDriver {
         Box::pin(async move {
             let mut tx = SqlTransaction {
                 conn: match &self.pool {
-                    SqlPool::Sqlite(p) => Conn::SqliteConn(p.acquire().await?),
-                    SqlPool::Postgres(p) => Conn::PgConn(p.acquire().await?),
+                    SqlPool::Sqlite(p) => Conn::SqlitePooled(p.acquire().await?),
+                    SqlPool::Postgres(p) => Conn::PgPooled(p.acquire().await?),
                 },
             };
             tx.scalar(&Stmt {

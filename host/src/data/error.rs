@@ -9,9 +9,9 @@ pub struct FieldError {
     pub code: &'static str,
     pub message: String,
     pub label: Option<String>,
-    pub constraint: Option<Value>,
-    pub options: Option<Vec<String>>,
-    pub value: Option<Value>,
+    pub constraint: Option<Box<Value>>,
+    pub options: Option<Box<Vec<String>>>,
+    pub value: Option<Box<Value>>,
 }
 
 impl FieldError {
@@ -28,7 +28,7 @@ impl FieldError {
     }
 
     pub fn with_constraint(mut self, constraint: Value) -> FieldError {
-        self.constraint = Some(constraint);
+        self.constraint = Some(Box::new(constraint));
         self
     }
 
@@ -41,13 +41,13 @@ impl FieldError {
             m.insert("label".into(), json!(l));
         }
         if let Some(c) = &self.constraint {
-            m.insert("constraint".into(), c.clone());
+            m.insert("constraint".into(), (**c).clone());
         }
         if let Some(o) = &self.options {
-            m.insert("options".into(), json!(o));
+            m.insert("options".into(), json!(**o));
         }
         if let Some(v) = &self.value {
-            m.insert("value".into(), v.clone());
+            m.insert("value".into(), (**v).clone());
         }
         Value::Object(m)
     }

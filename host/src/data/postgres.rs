@@ -1,12 +1,9 @@
 //! PostgreSQL (scale-out): connection, binding and row decoding.
 
-use crate::data::driver::{Record, SqlDriver, SqlPool};
+use crate::data::driver::{SqlDriver, SqlPool};
 use crate::data::error::DataError;
-use crate::data::sql::{Decode, SelectStmt, Stmt};
-use crate::data::values::{SqlValue, number_value, round_to_scale};
-use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Arguments, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -74,21 +71,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
     })
 }
 
-fn arguments(params: &[SqlValue]) -> Result<PgArguments, DataError> {
-    let mut args = PgArguments::default();
-    for p in params {
-        let r = match p {
-            SqlValue::Null => args.add(Option::<String>::None),
-            SqlValue::Bool(b) => args.add(*b),
-            SqlValue::Int(i) => args.add(*i),
-            SqlValue::Float(f) => args.add(*f),
-            SqlValue::Text(s) => args.add(s.clone()),
-        };
-        r.map_err(|e| DataError::Internal(format!("cannot bind parameter: {e}")))?;
-    }
-    Ok(args)
-}
-
 fn db_error(e: sqlx::Error) -> DataError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
@@ -107,48 +89,7 @@ fn db_error(e: sqlx::Error) -> DataError {
     DataError::from(e)
 }
 
-pub async fn execute(conn: &mut PgConnection, s: &Stmt) -> Result<u64, DataError> {
-    let r = sqlx::query_with(&s.sql, arguments(&s.params)?)
-        .execute(conn)
-        .await
-        .map_err(db_error)?;
-    Ok(r.rows_affected())
-}
-
-pub async fn scalar(conn: &mut PgConnection, s: &Stmt) -> Result<i64, DataError> {
-    let row = sqlx::query_with(&s.sql, arguments(&s.params)?)
-        .fetch_one(conn)
-        .await
-        .map_err(db_error)?;
-    Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
-}
-
-pub async fn fetch(conn: &mut PgConnection, s: &SelectStmt) -> Result<Vec<Record>, DataError> {
-    let rows = sqlx::query_with(&s.stmt.sql, arguments(&s.stmt.params)?)
-        .fetch_all(conn)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|row| decode_row(row, s)).collect()
-}
-
-fn decode_row(row: &PgRow, s: &SelectStmt) -> Result<Record, DataError> {
-    let mut rec = Record::with_capacity(s.columns.len());
-    for (i, col) in s.columns.iter().enumerate() {
-        let v = match col.decode {
-            Decode::Text => row.try_get::<Option<String>, _>(i)?.map(Value::String),
-            Decode::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
-            Decode::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-            Decode::Float { scale } => row
-                .try_get::<Option<f64>, _>(i)?
-                .map(|f| number_value(scale.map_or(f, |s| round_to_scale(f, s)))),
-            Decode::Json => row
-                .try_get::<Option<String>, _>(i)?
-                .map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))),
-        };
-        rec.insert(col.key.clone(), v.unwrap_or(Value::Null));
-    }
-    Ok(rec)
-}
+crate::data::driver::sql_exec_functions!(PgConnection, PgArguments, PgRow, db_error);
 
 pub async fn table_columns(
     conn: &mut PgConnection,

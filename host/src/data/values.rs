@@ -233,7 +233,7 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
         }
         Select | Radio if !field.multiple => {
             let s = scalar_text(value).ok_or_else(|| invalid_option(field))?;
-            if field.options.iter().any(|o| *o == s) {
+            if field.options.contains(&s) {
                 Ok(Value::String(s))
             } else {
                 Err(invalid_option(field))
@@ -324,7 +324,7 @@ fn invalid_option(field: &FieldSchema) -> FieldError {
         format!("{} must be one of: {allowed}", field.label),
     )
     .with_constraint(json!({ "allowed": allowed }));
-    e.options = Some(field.options.clone());
+    e.options = Some(Box::new(field.options.clone()));
     e
 }
 

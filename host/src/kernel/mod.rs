@@ -518,16 +518,14 @@ impl Kernel {
         Ok(rows.remove(0))
     }
 
-    async fn update_in(
+    /// Loads a record and checks the caller's `expectedVersion` (its `updated_at`) against it.
+    async fn load_at_version(
         &self,
         tx: &mut dyn Transaction,
-        principal: &Principal,
         schema: &ObjectSchema,
         id: &str,
-        patch: Record,
         expected: Option<&str>,
-    ) -> Result<Record, DataError> {
-        reject_unwritable_keys(schema, &patch)?;
+    ) -> Result<(Record, String), DataError> {
         let existing = self.load(tx, schema, id).await?;
         let current_version = existing
             .get("updated_at")
@@ -543,6 +541,20 @@ impl Kernel {
                 expected: expected.to_string(),
             });
         }
+        Ok((existing, current_version))
+    }
+
+    async fn update_in(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        id: &str,
+        patch: Record,
+        expected: Option<&str>,
+    ) -> Result<Record, DataError> {
+        reject_unwritable_keys(schema, &patch)?;
+        let (existing, current_version) = self.load_at_version(tx, schema, id, expected).await?;
         let mut changes = Record::new();
         let mut errors = Vec::new();
         for (key, value) in &patch {
@@ -623,21 +635,7 @@ impl Kernel {
         depth: usize,
     ) -> BoxFuture<'a, Result<(), DataError>> {
         Box::pin(async move {
-            let existing = self.load(tx, schema, id).await?;
-            let current_version = existing
-                .get("updated_at")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(expected) = expected
-                && !same_version(expected, &current_version)
-            {
-                return Err(DataError::ConcurrentUpdate {
-                    object: schema.name.clone(),
-                    id: id.to_string(),
-                    expected: expected.to_string(),
-                });
-            }
+            let (_, current_version) = self.load_at_version(tx, schema, id, expected).await?;
             if depth > MAX_CASCADE_DEPTH {
                 return Err(DataError::DeleteRestricted {
                     object: schema.name.clone(),
@@ -768,7 +766,7 @@ impl Kernel {
                     ),
                 )
                 .with_constraint(json!({ "target": target.name }));
-                e.value = Some(Value::String(missing.clone()));
+                e.value = Some(Box::new(Value::String(missing.clone())));
                 errors.push(e);
             }
         }

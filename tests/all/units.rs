@@ -1,0 +1,113 @@
+//! Pure functions of the data layer: rounding, macros, autonumber formats, identifiers.
+
+use chrono::{TimeZone, Utc};
+use objectos_host::artifact::fields::{
+    FieldType, is_valid_identifier, is_valid_option_value, title_case,
+};
+use objectos_host::data::filter::{MacroContext, resolve_macros};
+use objectos_host::data::values::{AutonumberFormat, number_value, round_to_scale};
+use serde_json::{Map, Value, json};
+
+#[test]
+fn rounding_is_decimal_half_away_from_zero() {
+    assert_eq!(round_to_scale(10627.289999999999, 2), 10627.29);
+    assert_eq!(round_to_scale(10.005, 2), 10.01);
+    assert_eq!(round_to_scale(-10.005, 2), -10.01);
+    assert_eq!(round_to_scale(0.125, 2), 0.13);
+    assert_eq!(round_to_scale(9.995, 2), 10.0);
+    assert_eq!(round_to_scale(99.5, 0), 100.0);
+    assert_eq!(round_to_scale(1.5, 3), 1.5);
+    assert_eq!(number_value(186.0), json!(186));
+    assert_eq!(number_value(412.3), json!(412.3));
+}
+
+#[test]
+fn date_macros() {
+    // Wednesday 2026-11-18, 15:04 UTC.
+    let ctx = MacroContext {
+        now: Utc.with_ymd_and_hms(2026, 11, 18, 15, 4, 5).unwrap(),
+        user_id: Some("u1".into()),
+        organization_id: Some("o1".into()),
+    };
+    let m = |s: &str| resolve_macros(&Value::String(s.into()), &ctx);
+    assert_eq!(m("{today}"), "2026-11-18");
+    assert_eq!(m("{tomorrow}"), "2026-11-19");
+    assert_eq!(m("{yesterday}"), "2026-11-17");
+    assert_eq!(m("{now}"), "2026-11-18T15:04:05.000Z");
+    assert_eq!(m("{current_week_start}"), "2026-11-16");
+    assert_eq!(m("{current_week_end}"), "2026-11-22");
+    assert_eq!(m("{last_week_start}"), "2026-11-09");
+    assert_eq!(m("{next_week_end}"), "2026-11-29");
+    assert_eq!(m("{current_month_start}"), "2026-11-01");
+    assert_eq!(m("{current_month_end}"), "2026-11-30");
+    assert_eq!(m("{last_month_start}"), "2026-10-01");
+    assert_eq!(m("{next_month_end}"), "2026-12-31");
+    assert_eq!(m("{current_quarter_start}"), "2026-10-01");
+    assert_eq!(m("{current_quarter_end}"), "2026-12-31");
+    assert_eq!(m("{next_quarter_start}"), "2027-01-01");
+    assert_eq!(m("{last_quarter_end}"), "2026-09-30");
+    assert_eq!(m("{current_year_start}"), "2026-01-01");
+    assert_eq!(m("{last_year_end}"), "2025-12-31");
+    assert_eq!(m("{next_year_start}"), "2027-01-01");
+    assert_eq!(m("{3_days_ago}"), "2026-11-15");
+    assert_eq!(m("{10_days_from_now}"), "2026-11-28");
+    assert_eq!(m("{2_weeks_ago}"), "2026-11-04");
+    assert_eq!(m("{1_months_ago}"), "2026-10-18");
+    assert_eq!(m("{1_year_from_now}"), "2027-11-18");
+    assert_eq!(m("{current_user_id}"), "u1");
+    assert_eq!(m("{current_org_id}"), "o1");
+    // Not a macro: left as written.
+    assert_eq!(m("{unknown_thing}"), "{unknown_thing}");
+    assert_eq!(m("today"), "today");
+    assert_eq!(
+        resolve_macros(&json!(["{today}", 3]), &ctx),
+        json!(["2026-11-18", 3])
+    );
+}
+
+#[test]
+fn autonumber_formats() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap();
+    let mut rec = Map::new();
+    rec.insert("region".into(), json!("EU"));
+    assert_eq!(
+        AutonumberFormat::parse("{0000}")
+            .unwrap()
+            .render(7, now, &rec),
+        "0007"
+    );
+    assert_eq!(
+        AutonumberFormat::parse("AD{YYYYMMDD}{0000}")
+            .unwrap()
+            .render(12, now, &rec),
+        "AD202603040012"
+    );
+    assert_eq!(
+        AutonumberFormat::parse("INV-{region}-{000}")
+            .unwrap()
+            .render(1234, now, &rec),
+        "INV-EU-1234"
+    );
+    for bad in ["{0000", "0000}", "{00}{00}", "NO-COUNTER", "{bad token}"] {
+        assert!(AutonumberFormat::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn identifiers_and_names() {
+    assert!(is_valid_identifier("exp_report") && is_valid_identifier("_x1"));
+    for bad in ["Exp", "1x", "a-b", "a b", "", "a\"b", &"x".repeat(64)] {
+        assert!(!is_valid_identifier(bad), "{bad}");
+    }
+    assert!(is_valid_option_value("pending_director") && is_valid_option_value("v1.2"));
+    assert!(!is_valid_option_value("Open") && !is_valid_option_value("_x"));
+    assert_eq!(title_case("spent_on"), "Spent On");
+    assert_eq!(
+        FieldType::parse("master_detail"),
+        Some(FieldType::MasterDetail)
+    );
+    assert_eq!(FieldType::ALL.len(), 49);
+    for t in FieldType::ALL {
+        assert_eq!(FieldType::parse(t.as_str()), Some(*t));
+    }
+}
