@@ -66,7 +66,10 @@ async fn scenario(url: &str) {
     .await
     .unwrap();
     assert_eq!(report.schema.added_columns, ["t_item.extra"]);
-    let (records, _, _) = K(&k).query("t_item", json!({"where": {"name": "kept"}})).await.unwrap();
+    let (records, _, _) = K(&k)
+        .query("t_item", json!({"where": {"name": "kept"}}))
+        .await
+        .unwrap();
     assert_eq!(
         (records[0]["qty"].clone(), records[0]["extra"].clone()),
         (json!(5), Value::Null)
@@ -111,7 +114,10 @@ async fn scenario(url: &str) {
     assert_eq!(report.schema.dropped_columns, ["t_item.extra"]);
     // With the flag, the retype is applied (and the column's data is gone, as the operator asked).
     let k = boot_with(url, retyped, true).await.unwrap();
-    let (records, _, _) = K(&k).query("t_item", json!({"where": {"name": "kept"}})).await.unwrap();
+    let (records, _, _) = K(&k)
+        .query("t_item", json!({"where": {"name": "kept"}}))
+        .await
+        .unwrap();
     assert_eq!(records[0]["qty"], Value::Null);
 }
 

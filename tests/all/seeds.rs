@@ -1,13 +1,16 @@
 //! Seeds: applied per environment, upserted by external id, idempotent across restarts.
 
-use crate::support::{Db, K, alice, config, database_url, testapp};
+use crate::support::{Db, K, config, database_url, testapp};
 use objectos_host::artifact::Artifact;
 use objectos_host::config::SeedEnvironment;
-use objectos_host::kernel::{DataOp, Kernel, OpResult};
+use objectos_host::kernel::Kernel;
 use serde_json::{Value, json};
 
 async fn names(k: &Kernel, object: &str) -> Vec<String> {
-    let (records, _, _) = K(&k).query(object, json!({"orderBy": "name"})).await.unwrap();
+    let (records, _, _) = K(k)
+        .query(object, json!({"orderBy": "name"}))
+        .await
+        .unwrap();
     records
         .iter()
         .map(|r| r["name"].as_str().unwrap_or("").to_string())
@@ -48,7 +51,10 @@ async fn scenario(db: Db, test: &str) {
         .await
         .unwrap();
     assert_eq!((report.seeds.inserted, report.seeds.updated), (0, 1));
-    let (records, total, _) = K(&k).query("t_category", json!({"where": {"name": "Tools"}})).await.unwrap();
+    let (records, total, _) = K(&k)
+        .query("t_category", json!({"where": {"name": "Tools"}}))
+        .await
+        .unwrap();
     assert_eq!((records[0]["rank"].clone(), total), (json!(7), Some(1)));
 }
 
@@ -76,7 +82,10 @@ async fn seeds_resolve_cel_and_natural_keys() {
     let (k, _) = Kernel::boot(Artifact::from_value(app).unwrap(), &config(url))
         .await
         .unwrap();
-    let (records, _, _) = K(&k).query("t_item", json!({"expand": ["category"]})).await.unwrap();
+    let (records, _, _) = K(&k)
+        .query("t_item", json!({"expand": ["category"]}))
+        .await
+        .unwrap();
     assert_eq!(records[0]["category"]["name"], "Acme");
     let three_days_ago = (chrono::Utc::now() - chrono::Duration::days(3))
         .date_naive()
