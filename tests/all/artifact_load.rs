@@ -198,3 +198,93 @@ async fn upstream_canonical_checksum_matches_the_real_toolchain() {
         a.file_sha256
     );
 }
+
+#[test]
+fn typed_model_of_what_the_runtime_executes() {
+    use objectos_host::artifact::model::ValidationRule;
+    let a = Artifact::from_value(fixture_json(EXPENSE)).unwrap();
+    let d = &a.definition;
+    let report = &d.objects[0];
+    assert_eq!(report.fields["amount"].type_name, "currency");
+    assert_eq!(
+        report.fields["status"]
+            .options
+            .iter()
+            .map(|o| o.value.as_str())
+            .collect::<Vec<_>>(),
+        ["submitted", "pending_director", "approved", "rejected"]
+    );
+    let sm = report.validations.iter().find_map(|r| match r {
+        ValidationRule::StateMachine {
+            field,
+            transitions,
+            initial_states,
+            ..
+        } => Some((field, transitions, initial_states)),
+        _ => None,
+    });
+    let (field, transitions, initial) = sm.expect("a state machine rule");
+    assert_eq!(field, "status");
+    assert_eq!(
+        transitions["submitted"],
+        ["approved", "pending_director", "rejected"]
+    );
+    assert_eq!(initial.as_deref(), Some(&["submitted".to_string()][..]));
+    let script = report
+        .validations
+        .iter()
+        .find(|r| matches!(r, ValidationRule::Script { .. }))
+        .expect("a script rule");
+    assert_eq!(script.common().events, ["update"]);
+    let employee = d
+        .permissions
+        .iter()
+        .find(|p| p.name == "exp_employee_access")
+        .unwrap();
+    assert!(
+        employee.objects["exp_report"].allow_create && !employee.objects["exp_report"].allow_edit
+    );
+    assert!(
+        employee.fields["exp_report.approved_at"].readable
+            && !employee.fields["exp_report.approved_at"].editable
+    );
+    let hook = &d.hooks[0];
+    assert_eq!(hook.body.as_ref().unwrap().language, "js");
+    let action = &d.actions[0];
+    assert_eq!(
+        action.visible.as_ref().map(|e| e.dialect.as_str()),
+        Some("cel")
+    );
+}
+
+#[tokio::test]
+async fn typed_functions_and_flows_of_upstream_apps() {
+    let Some(dir) = upstream_fixtures() else {
+        return;
+    };
+    let a = Artifact::load(
+        &ArtifactSource::parse(dir.join("app-showcase.json").to_str().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let functions = a.definition.function_list();
+    assert_eq!(
+        functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.effect.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("summarizeCompletedTask", None),
+            ("sweepProjectHealth", Some("writes"))
+        ]
+    );
+    let flow = &a.definition.flows[0];
+    assert_eq!(flow.nodes[0].kind, "start");
+    assert_eq!(flow.nodes[0].config["triggerType"], "record-after-update");
+    assert!(
+        a.definition
+            .permissions
+            .iter()
+            .any(|p| !p.row_level_security.is_empty())
+    );
+}

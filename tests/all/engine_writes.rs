@@ -273,3 +273,93 @@ on_both_drivers!(unknown_object, |k| {
         "OBJECT_NOT_FOUND"
     );
 });
+
+on_both_drivers!(cross_object_batch_is_atomic, |k| {
+    let rec = |v: Value| v.as_object().cloned().unwrap();
+    let keep = k.ok("t_item", json!({"name": "to-delete"})).await;
+    let ops = vec![
+        DataOp::Create {
+            object: "t_category".into(),
+            record: rec(json!({"id": "cat_b", "name": "Batch"})),
+        },
+        DataOp::Create {
+            object: "t_item".into(),
+            record: rec(json!({"id": "item_b", "name": "batched", "category": "cat_b"})),
+        },
+        DataOp::Update {
+            object: "t_item".into(),
+            id: "item_b".into(),
+            patch: rec(json!({"qty": 9})),
+            expected_version: None,
+        },
+        DataOp::Delete {
+            object: "t_item".into(),
+            id: id_of(&keep),
+            expected_version: None,
+        },
+    ];
+    let OpResult::Batch(results) =
+        k.0.execute(&alice(), DataOp::Batch { operations: ops })
+            .await
+            .unwrap()
+    else {
+        panic!("batch")
+    };
+    assert_eq!(results.len(), 4);
+    assert!(matches!(&results[2], OpResult::Record(r) if r["qty"] == json!(9)));
+    assert_eq!(
+        k.get("t_item", "item_b").await.unwrap()["category"],
+        "cat_b"
+    );
+    assert_eq!(
+        k.get("t_item", &id_of(&keep)).await.unwrap_err().code(),
+        "RECORD_NOT_FOUND"
+    );
+
+    // The last operation fails: the earlier ones are rolled back, and the error names the operation.
+    let ops = vec![
+        DataOp::Create {
+            object: "t_category".into(),
+            record: rec(json!({"name": "Ghost"})),
+        },
+        DataOp::Update {
+            object: "t_item".into(),
+            id: "item_b".into(),
+            patch: rec(json!({"qty": 10})),
+            expected_version: None,
+        },
+        DataOp::Create {
+            object: "t_item".into(),
+            record: rec(json!({"name": "bad", "status": "paid"})),
+        },
+    ];
+    let e =
+        k.0.execute(&alice(), DataOp::Batch { operations: ops })
+            .await
+            .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["field"], "operations[2].status");
+    assert!(
+        k.find("t_category", json!({"where": {"name": "Ghost"}}))
+            .await
+            .is_empty()
+    );
+    assert_eq!(k.get("t_item", "item_b").await.unwrap()["qty"], json!(9));
+    // Reads do not belong in a batch.
+    let e =
+        k.0.execute(
+            &alice(),
+            DataOp::Batch {
+                operations: vec![DataOp::Get {
+                    object: "t_item".into(),
+                    id: "item_b".into(),
+                    query: Default::default(),
+                }],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("creates, updates and deletes only"),
+        "{e}"
+    );
+});

@@ -66,22 +66,15 @@ pub fn unrunnable_handlers(artifact: &Artifact) -> Vec<Unrunnable> {
             None => {}
         }
     }
-    if let Some(functions) = def.functions.as_ref() {
-        let names: Vec<String> = match functions {
-            serde_json::Value::Object(map) => map.keys().cloned().collect(),
-            serde_json::Value::Array(items) => items
-                .iter()
-                .filter_map(|f| f.get("name").and_then(|n| n.as_str()).map(str::to_string))
-                .collect(),
-            _ => vec![],
-        };
-        for name in names {
-            out.push(Unrunnable {
-                kind: "function",
-                name,
-                reason: format!("function code exists only in the runtime module {module}"),
-            });
-        }
+    for f in def.function_list() {
+        out.push(Unrunnable {
+            kind: "function",
+            name: f.name,
+            reason: format!(
+                "handler {:?} exists only in the runtime module {module}",
+                f.handler
+            ),
+        });
     }
     out
 }

@@ -3,6 +3,8 @@
 //! Sections that objectos does not execute (apps, views, dashboards, …) are kept as raw JSON in
 //! [`Definition::other_sections`] so `artifact inspect` can list them and nothing is silently lost.
 
+use super::fields::FieldDef;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -172,11 +174,11 @@ pub struct ObjectDef {
     pub ownership: Option<String>,
     /// The protocol's map `name → Field`, in declaration order.
     #[serde(default)]
-    pub fields: Map<String, Value>,
+    pub fields: IndexMap<String, FieldDef>,
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
     #[serde(default)]
-    pub validations: Vec<Value>,
+    pub validations: Vec<ValidationRule>,
     #[serde(default)]
     pub sharing_model: Option<String>,
     #[serde(default)]
@@ -209,9 +211,9 @@ pub struct IndexDef {
 pub struct ObjectExtension {
     pub extend: String,
     #[serde(default)]
-    pub fields: Map<String, Value>,
+    pub fields: IndexMap<String, FieldDef>,
     #[serde(default)]
-    pub validations: Vec<Value>,
+    pub validations: Vec<ValidationRule>,
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
     #[serde(default)]
@@ -257,7 +259,11 @@ pub struct HookDef {
     #[serde(default, rename = "async")]
     pub is_async: bool,
     #[serde(default)]
-    pub condition: Option<Value>,
+    pub condition: Option<Expression>,
+    #[serde(default)]
+    pub retry_policy: Option<RetryPolicy>,
+    #[serde(default)]
+    pub timeout: Option<u64>,
     #[serde(default)]
     pub on_error: Option<String>,
     #[serde(default)]
@@ -281,11 +287,13 @@ pub struct ActionDef {
     #[serde(default)]
     pub body: Option<BodyDef>,
     #[serde(default)]
-    pub params: Vec<Value>,
+    pub params: Vec<ActionParam>,
     #[serde(default)]
-    pub visible: Option<Value>,
+    pub visible: Option<Expression>,
     #[serde(default)]
-    pub disabled: Option<Value>,
+    pub disabled: Option<Expression>,
+    #[serde(default)]
+    pub required_permissions: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -299,9 +307,13 @@ pub struct FlowDef {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub nodes: Vec<Value>,
+    pub variables: Vec<FlowVariable>,
     #[serde(default)]
-    pub edges: Vec<Value>,
+    pub nodes: Vec<FlowNode>,
+    #[serde(default)]
+    pub edges: Vec<FlowEdge>,
+    #[serde(default)]
+    pub run_as: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -325,11 +337,33 @@ pub struct PermissionSetDef {
     #[serde(default)]
     pub is_default: bool,
     #[serde(default)]
-    pub objects: Map<String, Value>,
+    pub objects: std::collections::BTreeMap<String, ObjectPermission>,
+    /// `"object.field" → {readable, editable}`.
     #[serde(default)]
-    pub fields: Map<String, Value>,
+    pub fields: std::collections::BTreeMap<String, FieldPermission>,
+    #[serde(default)]
+    pub system_permissions: Vec<String>,
+    #[serde(default)]
+    pub row_level_security: Vec<RlsPolicy>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+}
+
+fn default_retries() -> u32 {
+    3
+}
+
+fn default_backoff() -> u64 {
+    1000
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -373,4 +407,286 @@ impl HookDef {
             _ => Vec::new(),
         }
     }
+}
+
+/// A CEL expression: a bare string or `{dialect: "cel", source}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Expression {
+    pub dialect: String,
+    pub source: String,
+}
+
+impl<'de> Deserialize<'de> for Expression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Object {
+                #[serde(default)]
+                dialect: Option<String>,
+                source: String,
+            },
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Text(source) => Expression {
+                dialect: "cel".into(),
+                source,
+            },
+            Raw::Object { dialect, source } => Expression {
+                dialect: dialect.unwrap_or_else(|| "cel".into()),
+                source,
+            },
+        })
+    }
+}
+
+/// Keys every validation rule carries.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCommon {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// `insert` | `update`; empty means both.
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// `error` (blocks) | `warning` | `info`.
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Object validation rules (PROTOCOL.md §2), discriminated by `type`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ValidationRule {
+    /// Fails when the condition is TRUE.
+    Script {
+        #[serde(flatten)]
+        common: RuleCommon,
+        condition: Expression,
+    },
+    StateMachine {
+        #[serde(flatten)]
+        common: RuleCommon,
+        field: String,
+        transitions: std::collections::BTreeMap<String, Vec<String>>,
+        #[serde(default, rename = "initialStates")]
+        initial_states: Option<Vec<String>>,
+    },
+    Format {
+        #[serde(flatten)]
+        common: RuleCommon,
+        field: String,
+        #[serde(default)]
+        regex: Option<String>,
+        #[serde(default)]
+        format: Option<String>,
+    },
+    CrossField {
+        #[serde(flatten)]
+        common: RuleCommon,
+        condition: Expression,
+        #[serde(default)]
+        fields: Vec<String>,
+    },
+    JsonSchema {
+        #[serde(flatten)]
+        common: RuleCommon,
+        field: String,
+        schema: Value,
+    },
+    Conditional {
+        #[serde(flatten)]
+        common: RuleCommon,
+        when: Expression,
+        /// Nested rules, kept as JSON until the rule engine runs them.
+        then: Value,
+        #[serde(default)]
+        otherwise: Option<Value>,
+    },
+}
+
+impl ValidationRule {
+    pub fn common(&self) -> &RuleCommon {
+        match self {
+            ValidationRule::Script { common, .. }
+            | ValidationRule::StateMachine { common, .. }
+            | ValidationRule::Format { common, .. }
+            | ValidationRule::CrossField { common, .. }
+            | ValidationRule::JsonSchema { common, .. }
+            | ValidationRule::Conditional { common, .. } => common,
+        }
+    }
+}
+
+/// What a permission set allows on one object.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectPermission {
+    #[serde(default)]
+    pub allow_create: bool,
+    #[serde(default)]
+    pub allow_read: bool,
+    #[serde(default)]
+    pub allow_edit: bool,
+    #[serde(default)]
+    pub allow_delete: bool,
+    #[serde(default)]
+    pub allow_transfer: bool,
+    #[serde(default)]
+    pub allow_restore: bool,
+    #[serde(default)]
+    pub allow_purge: bool,
+    #[serde(default)]
+    pub allow_export: Option<bool>,
+    #[serde(default)]
+    pub view_all_records: bool,
+    #[serde(default)]
+    pub modify_all_records: bool,
+    /// `own | own_and_reports | unit | unit_and_below | org`
+    #[serde(default)]
+    pub read_scope: Option<String>,
+    #[serde(default)]
+    pub write_scope: Option<String>,
+}
+
+/// Field-level permission: readable by default, not editable unless granted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FieldPermission {
+    #[serde(default = "yes")]
+    pub readable: bool,
+    #[serde(default)]
+    pub editable: bool,
+}
+
+/// A row-level security policy; `using`/`check` are CEL.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RlsPolicy {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub object: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub using: Option<Expression>,
+    #[serde(default)]
+    pub check: Option<Expression>,
+    #[serde(default)]
+    pub positions: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A named function: its handler (an export of the runtime module) and whether it writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionDef {
+    pub name: String,
+    pub handler: String,
+    pub effect: Option<String>,
+}
+
+impl Definition {
+    /// The `functions` section in either spelling (map `name → ref | {handler, effect}` or array).
+    pub fn function_list(&self) -> Vec<FunctionDef> {
+        let Some(functions) = &self.functions else {
+            return vec![];
+        };
+        let entry = |name: &str, v: &Value| -> FunctionDef {
+            match v {
+                Value::String(h) => FunctionDef {
+                    name: name.into(),
+                    handler: h.clone(),
+                    effect: None,
+                },
+                other => FunctionDef {
+                    name: name.into(),
+                    handler: other
+                        .get("handler")
+                        .and_then(Value::as_str)
+                        .unwrap_or(name)
+                        .to_string(),
+                    effect: other
+                        .get("effect")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                },
+            }
+        };
+        match functions {
+            Value::Object(m) => m.iter().map(|(k, v)| entry(k, v)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.get("name").and_then(Value::as_str).map(|n| entry(n, i)))
+                .collect(),
+            _ => vec![],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionParam {
+    pub name: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowVariable {
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub is_input: bool,
+    #[serde(default)]
+    pub is_output: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowNode {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub config: Value,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowEdge {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub condition: Option<Expression>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub is_default: bool,
 }

@@ -218,7 +218,7 @@ impl ObjectSchema {
         name: &str,
         label: Option<&str>,
         ownership: Option<&str>,
-        fields: &serde_json::Map<String, Value>,
+        fields: &indexmap::IndexMap<String, FieldDef>,
         indexes: &[crate::artifact::model::IndexDef],
         searchable: Option<&Vec<String>>,
     ) -> ObjectSchema {
@@ -277,16 +277,13 @@ impl ObjectSchema {
                 Some("sys_business_unit"),
             ));
         }
-        for (fname, raw) in fields {
-            let Ok(def) = serde_json::from_value::<FieldDef>(raw.clone()) else {
-                continue;
-            };
+        for (fname, def) in fields {
             if let Some(existing) = all.iter_mut().find(|f| f.name == *fname) {
                 // A declared system field (e.g. `owner_id` as a lookup to sys_user) keeps the system column.
                 existing.label = def.display_label(fname);
                 continue;
             }
-            if let Some(f) = FieldSchema::from_def(name, fname, &def) {
+            if let Some(f) = FieldSchema::from_def(name, fname, def) {
                 all.push(f);
             }
         }

@@ -86,6 +86,25 @@ pub enum DataOp {
         id: String,
         expected_version: Option<String>,
     },
+    /// Creates, updates and deletes across objects, all or nothing.
+    Batch {
+        operations: Vec<DataOp>,
+    },
+}
+
+impl DataOp {
+    /// The object an operation names (none for a batch).
+    pub fn object(&self) -> Option<&str> {
+        match self {
+            DataOp::Find { object, .. }
+            | DataOp::Get { object, .. }
+            | DataOp::Create { object, .. }
+            | DataOp::CreateMany { object, .. }
+            | DataOp::Update { object, .. }
+            | DataOp::Delete { object, .. } => Some(object),
+            DataOp::Batch { .. } => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +119,8 @@ pub enum OpResult {
     Deleted {
         id: String,
     },
+    /// One result per operation of a batch, in order.
+    Batch(Vec<OpResult>),
 }
 
 /// Cascading deletes stop at this depth (a guard against pathological chains).
@@ -171,61 +192,102 @@ impl Kernel {
                 .get(principal, &object, &id, &query)
                 .await
                 .map(OpResult::Record),
-            DataOp::Create { object, record } => {
-                let schema = self.object(&object)?.clone();
-                let mut tx = self.driver.begin().await?;
-                let rec = self.insert_in(&mut *tx, principal, &schema, record).await?;
-                tx.commit().await?;
-                Ok(OpResult::Record(rec))
-            }
-            DataOp::CreateMany { object, records } => {
-                let schema = self.object(&object)?.clone();
-                let mut tx = self.driver.begin().await?;
-                let mut out = Vec::with_capacity(records.len());
-                for (i, record) in records.into_iter().enumerate() {
-                    let rec = self
-                        .insert_in(&mut *tx, principal, &schema, record)
-                        .await
-                        .map_err(|e| at_index(e, i))?;
-                    out.push(rec);
+            write => {
+                // Validate the object before taking a write transaction.
+                if let Some(object) = write.object() {
+                    self.object(object)?;
                 }
-                tx.commit().await?;
-                Ok(OpResult::Records(out))
-            }
-            DataOp::Update {
-                object,
-                id,
-                patch,
-                expected_version,
-            } => {
-                let schema = self.object(&object)?.clone();
                 let mut tx = self.driver.begin().await?;
-                let rec = self
-                    .update_in(
-                        &mut *tx,
-                        principal,
-                        &schema,
-                        &id,
-                        patch,
-                        expected_version.as_deref(),
-                    )
-                    .await?;
+                let result = self.write_in(&mut *tx, principal, write).await?;
                 tx.commit().await?;
-                Ok(OpResult::Record(rec))
-            }
-            DataOp::Delete {
-                object,
-                id,
-                expected_version,
-            } => {
-                let schema = self.object(&object)?.clone();
-                let mut tx = self.driver.begin().await?;
-                self.delete_in(&mut *tx, &schema, &id, expected_version.as_deref(), 0)
-                    .await?;
-                tx.commit().await?;
-                Ok(OpResult::Deleted { id })
+                Ok(result)
             }
         }
+    }
+
+    /// One write inside the caller's transaction (a batch runs several in one).
+    fn write_in<'a>(
+        &'a self,
+        tx: &'a mut dyn Transaction,
+        principal: &'a Principal,
+        op: DataOp,
+    ) -> BoxFuture<'a, Result<OpResult, DataError>> {
+        Box::pin(async move {
+            match op {
+                DataOp::Create { object, record } => {
+                    let schema = self.object(&object)?.clone();
+                    Ok(OpResult::Record(
+                        self.insert_in(tx, principal, &schema, record).await?,
+                    ))
+                }
+                DataOp::CreateMany { object, records } => {
+                    let schema = self.object(&object)?.clone();
+                    let mut out = Vec::with_capacity(records.len());
+                    for (i, record) in records.into_iter().enumerate() {
+                        out.push(
+                            self.insert_in(&mut *tx, principal, &schema, record)
+                                .await
+                                .map_err(|e| at_index(e, "records", i))?,
+                        );
+                    }
+                    Ok(OpResult::Records(out))
+                }
+                DataOp::Update {
+                    object,
+                    id,
+                    patch,
+                    expected_version,
+                } => {
+                    let schema = self.object(&object)?.clone();
+                    Ok(OpResult::Record(
+                        self.update_in(
+                            tx,
+                            principal,
+                            &schema,
+                            &id,
+                            patch,
+                            expected_version.as_deref(),
+                        )
+                        .await?,
+                    ))
+                }
+                DataOp::Delete {
+                    object,
+                    id,
+                    expected_version,
+                } => {
+                    let schema = self.object(&object)?.clone();
+                    self.delete_in(tx, &schema, &id, expected_version.as_deref(), 0)
+                        .await?;
+                    Ok(OpResult::Deleted { id })
+                }
+                DataOp::Batch { operations } => {
+                    let mut out = Vec::with_capacity(operations.len());
+                    for (i, op) in operations.into_iter().enumerate() {
+                        if matches!(
+                            op,
+                            DataOp::Find { .. } | DataOp::Get { .. } | DataOp::Batch { .. }
+                        ) {
+                            return Err(DataError::InvalidQuery {
+                                object: op.object().unwrap_or_default().to_string(),
+                                message: format!(
+                                    "operations[{i}]: a batch holds creates, updates and deletes only"
+                                ),
+                            });
+                        }
+                        out.push(
+                            self.write_in(&mut *tx, principal, op)
+                                .await
+                                .map_err(|e| at_index(e, "operations", i))?,
+                        );
+                    }
+                    Ok(OpResult::Batch(out))
+                }
+                DataOp::Find { .. } | DataOp::Get { .. } => Err(DataError::Internal(
+                    "reads do not take a write transaction".into(),
+                )),
+            }
+        })
     }
 
     async fn find(
@@ -918,16 +980,16 @@ fn check_client_id(object: &str, id: &str) -> Result<String, DataError> {
     }
 }
 
-/// Names the record of a multi-record write that failed.
-fn at_index(e: DataError, i: usize) -> DataError {
+/// Names the record or operation of a multi-part write that failed (`records[2].qty`, `operations[1].title`).
+fn at_index(e: DataError, list: &str, i: usize) -> DataError {
     match e {
         DataError::Validation { object, fields } => DataError::Validation {
             object,
             fields: fields
                 .into_iter()
                 .map(|mut f| {
-                    f.message = format!("records[{i}]: {}", f.message);
-                    f.field = format!("records[{i}].{}", f.field);
+                    f.message = format!("{list}[{i}]: {}", f.message);
+                    f.field = format!("{list}[{i}].{}", f.field);
                     f
                 })
                 .collect(),
@@ -938,8 +1000,8 @@ fn at_index(e: DataError, i: usize) -> DataError {
             message,
         } => DataError::InvalidField {
             object,
-            field: format!("records[{i}].{field}"),
-            message: format!("records[{i}]: {message}"),
+            field: format!("{list}[{i}].{field}"),
+            message: format!("{list}[{i}]: {message}"),
         },
         other => other,
     }
