@@ -191,10 +191,10 @@ on_both_drivers!(projection, |k| {
         &keys[..8],
         [
             "id",
-            "organization_id",
             "created_at",
-            "created_by",
             "updated_at",
+            "organization_id",
+            "created_by",
             "updated_by",
             "owner_id",
             "owning_business_unit_id"

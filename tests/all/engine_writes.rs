@@ -363,3 +363,96 @@ on_both_drivers!(cross_object_batch_is_atomic, |k| {
         "{e}"
     );
 });
+
+on_both_drivers!(organizations_are_isolated, |k| {
+    let bob = objectos_host::kernel::Principal::user("user_bob", Some("org_two"));
+    let mine = k
+        .ok("t_item", json!({"name": "alice-only", "qty": 1}))
+        .await;
+    let rec = |v: Value| v.as_object().cloned().unwrap();
+    let theirs =
+        k.0.execute(
+            &bob,
+            DataOp::Create {
+                object: "t_item".into(),
+                record: rec(json!({"name": "bob-only"})),
+            },
+        )
+        .await
+        .unwrap();
+    let OpResult::Record(theirs) = theirs else {
+        panic!()
+    };
+    // Alice sees her organization's rows (and the adopted seeds), never Bob's: not in lists, counts, gets,
+    // updates, deletes or as a lookup target.
+    let (rows, total, _) = k.query("t_item", json!({})).await.unwrap();
+    assert_eq!((rows.len(), total), (1, Some(1)));
+    assert_eq!(
+        k.get("t_item", &id_of(&theirs)).await.unwrap_err().code(),
+        "RECORD_NOT_FOUND"
+    );
+    assert_eq!(
+        k.update("t_item", &id_of(&theirs), json!({"qty": 5}), None)
+            .await
+            .unwrap_err()
+            .code(),
+        "RECORD_NOT_FOUND"
+    );
+    assert_eq!(
+        k.delete("t_item", &id_of(&theirs))
+            .await
+            .unwrap_err()
+            .code(),
+        "RECORD_NOT_FOUND"
+    );
+    let e = k
+        .create("t_part", json!({"name": "x", "item": id_of(&theirs)}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["code"], "reference_not_found");
+    let rows = k
+        .find(
+            "t_item",
+            json!({"aggregations": [{"function": "count", "alias": "n"}]}),
+        )
+        .await;
+    assert_eq!(rows[0]["n"], json!(1));
+    // Bob sees only his row; the seeds were adopted by Alice's organization, not his.
+    let q = k.0.parse_query(&bob, "t_item", &json!({})).unwrap();
+    let OpResult::List { records, .. } =
+        k.0.execute(
+            &bob,
+            DataOp::Find {
+                object: "t_item".into(),
+                query: q,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!("bob-only")]
+    );
+    let q = k.0.parse_query(&bob, "t_category", &json!({})).unwrap();
+    let OpResult::List { records, .. } =
+        k.0.execute(
+            &bob,
+            DataOp::Find {
+                object: "t_category".into(),
+                query: q,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(records.is_empty());
+    let _ = mine;
+});

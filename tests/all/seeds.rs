@@ -7,6 +7,7 @@ use objectos_host::kernel::Kernel;
 use serde_json::{Value, json};
 
 async fn names(k: &Kernel, object: &str) -> Vec<String> {
+    k.adopt_unowned_rows("org_one", "user_alice").await.unwrap();
     let (records, _, _) = K(k)
         .query(object, json!({"orderBy": "name"}))
         .await
@@ -51,6 +52,7 @@ async fn scenario(db: Db, test: &str) {
         .await
         .unwrap();
     assert_eq!((report.seeds.inserted, report.seeds.updated), (0, 1));
+    k.adopt_unowned_rows("org_one", "user_alice").await.unwrap();
     let (records, total, _) = K(&k)
         .query("t_category", json!({"where": {"name": "Tools"}}))
         .await
@@ -82,6 +84,7 @@ async fn seeds_resolve_cel_and_natural_keys() {
     let (k, _) = Kernel::boot(Artifact::from_value(app).unwrap(), &config(url))
         .await
         .unwrap();
+    k.adopt_unowned_rows("org_one", "user_alice").await.unwrap();
     let (records, _, _) = K(&k)
         .query("t_item", json!({"expand": ["category"]}))
         .await

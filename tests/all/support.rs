@@ -87,6 +87,11 @@ pub async fn boot(db: Db, test: &str, artifact: Value) -> Kernel {
     let (kernel, _) = Kernel::boot(artifact, &config(url))
         .await
         .expect("kernel boots");
+    // Alice's organization adopts the seed rows, as the first administrator's does at sign-up.
+    kernel
+        .adopt_unowned_rows("org_one", "user_alice")
+        .await
+        .expect("adopt seeds");
     kernel
 }
 

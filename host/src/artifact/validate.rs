@@ -138,6 +138,10 @@ pub fn validate(raw: &Value) -> ValidationReport {
                     "object name \"{name}\" must match ^[a-z_][a-z0-9_]*$ (at most 63 characters)"
                 ),
             ),
+            Some(name) if name.starts_with("sys_") => report.error(
+                format!("{path}.name"),
+                format!("object name \"{name}\" uses the sys_ prefix, which is reserved for runtime-provided objects"),
+            ),
             Some(name) => {
                 if let Some(first) = object_index.get(name) {
                     report.error(

@@ -198,6 +198,8 @@ pub struct ObjectSchema {
     pub indexes: Vec<IndexSpec>,
     /// Fields a `search` matches.
     pub search_fields: Vec<String>,
+    /// Runtime-provided objects (users, sessions, …): never served by the data routes.
+    pub internal: bool,
 }
 
 impl ObjectSchema {
@@ -223,40 +225,42 @@ impl ObjectSchema {
         searchable: Option<&Vec<String>>,
     ) -> ObjectSchema {
         let has_owner = !matches!(ownership, Some("org" | "none"));
+        use FieldType::{Datetime, Lookup, Text, User};
+        // The real server's key order: id, created_at, updated_at, organization_id, created_by, updated_by.
         let mut all = vec![
-            FieldSchema::system("id", "ID", FieldType::Text, StorageKind::Text, None),
-            FieldSchema::system(
-                "organization_id",
-                "Organization",
-                FieldType::Lookup,
-                StorageKind::Text,
-                Some("sys_organization"),
-            ),
+            FieldSchema::system("id", "ID", Text, StorageKind::Text, None),
             FieldSchema::system(
                 "created_at",
                 "Created At",
-                FieldType::Datetime,
+                Datetime,
                 StorageKind::DateTime,
                 None,
-            ),
-            FieldSchema::system(
-                "created_by",
-                "Created By",
-                FieldType::User,
-                StorageKind::Text,
-                Some("sys_user"),
             ),
             FieldSchema::system(
                 "updated_at",
                 "Updated At",
-                FieldType::Datetime,
+                Datetime,
                 StorageKind::DateTime,
                 None,
             ),
             FieldSchema::system(
+                "organization_id",
+                "Organization",
+                Lookup,
+                StorageKind::Text,
+                Some("sys_organization"),
+            ),
+            FieldSchema::system(
+                "created_by",
+                "Created By",
+                User,
+                StorageKind::Text,
+                Some("sys_user"),
+            ),
+            FieldSchema::system(
                 "updated_by",
                 "Updated By",
-                FieldType::User,
+                User,
                 StorageKind::Text,
                 Some("sys_user"),
             ),
@@ -377,6 +381,7 @@ impl ObjectSchema {
             has_owner,
             indexes: specs,
             search_fields,
+            internal: false,
         }
     }
 }

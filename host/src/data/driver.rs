@@ -83,6 +83,13 @@ pub trait Transaction: Send {
         field: &'a FieldSchema,
         target_id: &'a str,
     ) -> BoxFuture<'a, Result<u64, DataError>>;
+    /// Sets `organization_id` (and `owner_id`, where the object has one) on rows that have no organization.
+    fn adopt_unowned<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        organization_id: &'a str,
+        owner_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64, DataError>>;
     /// The next value of an autonumber counter.
     fn next_sequence<'a>(
         &'a mut self,
@@ -364,6 +371,18 @@ impl Transaction for SqlTransaction {
     ) -> BoxFuture<'a, Result<u64, DataError>> {
         Box::pin(async move {
             let s = sql::clear_reference(self.dialect(), object, field, target_id);
+            self.execute(&s).await
+        })
+    }
+
+    fn adopt_unowned<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        organization_id: &'a str,
+        owner_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64, DataError>> {
+        Box::pin(async move {
+            let s = sql::adopt_unowned(self.dialect(), object, organization_id, owner_id);
             self.execute(&s).await
         })
     }

@@ -857,3 +857,30 @@ pub fn clear_reference(
     );
     b.finish()
 }
+
+/// `UPDATE <table> SET organization_id = ?, owner_id = ? WHERE organization_id IS NULL`.
+pub fn adopt_unowned(
+    d: Dialect,
+    object: &ObjectSchema,
+    organization_id: &str,
+    owner_id: &str,
+) -> Stmt {
+    let mut b = Builder::new(d);
+    b.push("UPDATE ")
+        .push(&quote(object.table()))
+        .push(" SET \"organization_id\" = ");
+    b.param(
+        SqlValue::Text(organization_id.to_string()),
+        Some(StorageKind::Text),
+    );
+    if object.has_owner {
+        b.push(", \"owner_id\" = COALESCE(\"owner_id\", ");
+        b.param(
+            SqlValue::Text(owner_id.to_string()),
+            Some(StorageKind::Text),
+        );
+        b.push(")");
+    }
+    b.push(" WHERE \"organization_id\" IS NULL");
+    b.finish()
+}

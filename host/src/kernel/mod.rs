@@ -173,6 +173,50 @@ impl Kernel {
             .ok_or_else(|| DataError::ObjectNotFound(name.to_string()))
     }
 
+    /// The query restricted to the rows `principal` may see: its organization's (records of callers without an
+    /// organization are the ones with none). The runtime itself and internal objects are not scoped.
+    pub fn scoped(&self, principal: &Principal, schema: &ObjectSchema, q: &Query) -> Query {
+        if principal.is_system || schema.internal {
+            return q.clone();
+        }
+        let scope = Filter::Cond(match &principal.organization_id {
+            Some(org) => Condition {
+                field: "organization_id".into(),
+                op: Op::Eq,
+                operand: Operand::Value(Value::String(org.clone())),
+            },
+            None => Condition {
+                field: "organization_id".into(),
+                op: Op::Null(true),
+                operand: Operand::None,
+            },
+        });
+        let filter = match &q.filter {
+            Some(f) => Filter::And(vec![scope, f.clone()]),
+            None => scope,
+        };
+        Query {
+            filter: Some(filter),
+            ..q.clone()
+        }
+    }
+
+    /// Gives rows that belong to no organization (seeds inserted at boot) to `organization_id`, owned by
+    /// `owner_id`: the first administrator adopts them, as the real server does at the first sign-up.
+    pub async fn adopt_unowned_rows(
+        &self,
+        organization_id: &str,
+        owner_id: &str,
+    ) -> Result<u64, DataError> {
+        let mut tx = self.driver.begin().await?;
+        let mut n = 0;
+        for schema in self.catalog.objects.values().filter(|o| !o.internal) {
+            n += tx.adopt_unowned(schema, organization_id, owner_id).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Parses a QueryAST body for an object, resolving macros for the principal.
     pub fn parse_query(
         &self,
@@ -257,8 +301,15 @@ impl Kernel {
                     expected_version,
                 } => {
                     let schema = self.object(&object)?.clone();
-                    self.delete_in(tx, &schema, &id, expected_version.as_deref(), 0)
-                        .await?;
+                    self.delete_in(
+                        tx,
+                        Some(principal),
+                        &schema,
+                        &id,
+                        expected_version.as_deref(),
+                        0,
+                    )
+                    .await?;
                     Ok(OpResult::Deleted { id })
                 }
                 DataOp::Batch { operations } => {
@@ -296,8 +347,9 @@ impl Kernel {
         object: &str,
         q: &Query,
     ) -> Result<OpResult, DataError> {
-        let _ = principal;
         let schema = self.object(object)?;
+        let scoped = self.scoped(principal, schema, q);
+        let q = &scoped;
         let mut tx = self.driver.reader().await?;
         if q.is_aggregate() {
             let (records, total) = tx.aggregate(schema, q).await?;
@@ -321,7 +373,8 @@ impl Kernel {
         } else {
             None
         };
-        self.expand(&mut *tx, schema, q, &mut records).await?;
+        self.expand(&mut *tx, principal, schema, q, &mut records)
+            .await?;
         project(q, &mut records);
         let has_more = page_has_more(q, records.len(), total);
         Ok(OpResult::List {
@@ -338,16 +391,18 @@ impl Kernel {
         id: &str,
         q: &Query,
     ) -> Result<Record, DataError> {
-        let _ = principal;
         let schema = self.object(object)?;
         let mut tx = self.driver.reader().await?;
-        let filter = id_filter(id);
-        let q1 = Query {
-            limit: Some(1),
-            filter: Some(filter),
-            count: false,
-            ..q.clone()
-        };
+        let q1 = self.scoped(
+            principal,
+            schema,
+            &Query {
+                limit: Some(1),
+                filter: Some(id_filter(id)),
+                count: false,
+                ..q.clone()
+            },
+        );
         let columns = select_columns(schema, &q1);
         let mut records = tx.find(schema, &q1, &columns, None).await?;
         if records.is_empty() {
@@ -356,7 +411,8 @@ impl Kernel {
                 id: id.to_string(),
             });
         }
-        self.expand(&mut *tx, schema, &q1, &mut records).await?;
+        self.expand(&mut *tx, principal, schema, &q1, &mut records)
+            .await?;
         project(&q1, &mut records);
         Ok(records.remove(0))
     }
@@ -365,6 +421,7 @@ impl Kernel {
     fn expand<'a>(
         &'a self,
         tx: &'a mut dyn Transaction,
+        principal: &'a Principal,
         schema: &'a ObjectSchema,
         q: &'a Query,
         records: &'a mut [Record],
@@ -405,8 +462,10 @@ impl Kernel {
                 if !cols.iter().any(|c| c.name == "id") {
                     cols.extend(target.field("id"));
                 }
+                let sub_q = self.scoped(principal, target, &sub_q);
                 let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
-                self.expand(&mut *tx, target, &sub_q, &mut related).await?;
+                self.expand(&mut *tx, principal, target, &sub_q, &mut related)
+                    .await?;
                 let by_id: HashMap<String, Record> = related
                     .into_iter()
                     .filter_map(|mut r| {
@@ -489,7 +548,8 @@ impl Kernel {
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
         }
-        self.check_references(tx, schema, &record).await?;
+        self.check_references(tx, principal, schema, &record)
+            .await?;
         for f in schema
             .stored_fields()
             .filter(|f| f.ftype == FieldType::Autonumber)
@@ -558,16 +618,23 @@ impl Kernel {
         Ok(full)
     }
 
+    /// Loads one record by id, as `principal` may see it (cascades pass `None`: they act inside the tenant
+    /// whose record started them).
     async fn load(
         &self,
         tx: &mut dyn Transaction,
+        principal: Option<&Principal>,
         schema: &ObjectSchema,
         id: &str,
     ) -> Result<Record, DataError> {
-        let q = Query {
+        let base = Query {
             filter: Some(id_filter(id)),
             limit: Some(1),
             ..Query::default()
+        };
+        let q = match principal {
+            Some(p) => self.scoped(p, schema, &base),
+            None => base,
         };
         let cols: Vec<&FieldSchema> = schema.stored_fields().collect();
         let mut rows = tx.find(schema, &q, &cols, None).await?;
@@ -584,11 +651,12 @@ impl Kernel {
     async fn load_at_version(
         &self,
         tx: &mut dyn Transaction,
+        principal: Option<&Principal>,
         schema: &ObjectSchema,
         id: &str,
         expected: Option<&str>,
     ) -> Result<(Record, String), DataError> {
-        let existing = self.load(tx, schema, id).await?;
+        let existing = self.load(tx, principal, schema, id).await?;
         let current_version = existing
             .get("updated_at")
             .and_then(Value::as_str)
@@ -616,7 +684,9 @@ impl Kernel {
         expected: Option<&str>,
     ) -> Result<Record, DataError> {
         reject_unwritable_keys(schema, &patch)?;
-        let (existing, current_version) = self.load_at_version(tx, schema, id, expected).await?;
+        let (existing, current_version) = self
+            .load_at_version(tx, Some(principal), schema, id, expected)
+            .await?;
         let mut changes = Record::new();
         let mut errors = Vec::new();
         for (key, value) in &patch {
@@ -643,7 +713,8 @@ impl Kernel {
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
         }
-        self.check_references(tx, schema, &changes).await?;
+        self.check_references(tx, principal, schema, &changes)
+            .await?;
         let mut now = crate::data::values::now_iso();
         if now == current_version {
             // The version must change with every write, even within one millisecond.
@@ -691,13 +762,16 @@ impl Kernel {
     fn delete_in<'a>(
         &'a self,
         tx: &'a mut dyn Transaction,
+        principal: Option<&'a Principal>,
         schema: &'a ObjectSchema,
         id: &'a str,
         expected: Option<&'a str>,
         depth: usize,
     ) -> BoxFuture<'a, Result<(), DataError>> {
         Box::pin(async move {
-            let (_, current_version) = self.load_at_version(tx, schema, id, expected).await?;
+            let (_, current_version) = self
+                .load_at_version(tx, principal, schema, id, expected)
+                .await?;
             if depth > MAX_CASCADE_DEPTH {
                 return Err(DataError::DeleteRestricted {
                     object: schema.name.clone(),
@@ -748,7 +822,7 @@ impl Kernel {
                                 if child.name == schema.name && child_id == id {
                                     continue;
                                 }
-                                self.delete_in(&mut *tx, &child, child_id, None, depth + 1)
+                                self.delete_in(&mut *tx, None, &child, child_id, None, depth + 1)
                                     .await?;
                             }
                         }
@@ -779,6 +853,7 @@ impl Kernel {
     async fn check_references(
         &self,
         tx: &mut dyn Transaction,
+        principal: &Principal,
         schema: &ObjectSchema,
         values: &Record,
     ) -> Result<(), DataError> {
@@ -810,6 +885,8 @@ impl Kernel {
                 })),
                 ..Query::default()
             };
+            // A record of another organization does not exist for this caller.
+            let q = self.scoped(principal, target, &q);
             let id_col = target.field("id").into_iter().collect::<Vec<_>>();
             let found: BTreeSet<String> = tx
                 .find(target, &q, &id_col, None)
