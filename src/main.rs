@@ -3,8 +3,15 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, inspect};
 use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url};
+use objectos_host::http::{AppState, HttpConfig};
 use objectos_host::kernel::Kernel;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+fn rand_bytes(buf: &mut [u8]) {
+    use ring::rand::SecureRandom;
+    let _ = ring::rand::SystemRandom::new().fill(buf);
+}
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +81,24 @@ struct ServeArgs {
     /// Database pool size.
     #[arg(long, env = "OS_DB_MAX_CONNECTIONS", default_value_t = 8)]
     max_connections: u32,
+    /// Secret that signs session tokens (required unless --dev).
+    #[arg(long, env = "OS_AUTH_SECRET", hide_env_values = true)]
+    auth_secret: Option<String>,
+    /// Development mode: without OS_AUTH_SECRET, generate an ephemeral one (sessions do not survive a restart).
+    #[arg(long, env = "OS_DEV")]
+    dev: bool,
+    /// Let anyone sign up after the first user (by default only administrators create users).
+    #[arg(long, env = "OS_OPEN_SIGNUP")]
+    open_signup: bool,
+    /// Page size of a list without `limit`.
+    #[arg(long, env = "OS_DEFAULT_PAGE_SIZE", default_value_t = 100)]
+    default_page_size: u64,
+    /// Largest `limit` honoured (larger ones are clamped).
+    #[arg(long, env = "OS_MAX_PAGE_SIZE", default_value_t = 1000)]
+    max_page_size: u64,
+    /// Largest request body in bytes.
+    #[arg(long, env = "OS_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    body_limit: usize,
     /// Boot (validate, migrate, seed), print the report and exit instead of serving.
     #[arg(long)]
     check: bool,
@@ -169,6 +194,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let started = std::time::Instant::now();
     let Some(spec) = args.positional.or(args.artifact).or(args.artifact_url) else {
         eprintln!(
             "objectos serve: no artifact given (pass a path, --artifact, --artifact-url, OS_ARTIFACT_PATH or OS_ARTIFACT_URL)"
@@ -204,7 +230,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     tracing::info!(
-        objects = kernel.catalog.objects.len(),
+        objects = kernel.catalog.public_objects().count(),
         driver = kernel.driver.name(),
         "schema: {}; seeds: {} inserted, {} updated, {} unchanged",
         report.schema,
@@ -218,19 +244,63 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if args.check {
         println!(
             "boot OK: {} objects on {}; {}",
-            kernel.catalog.objects.len(),
+            kernel.catalog.public_objects().count(),
             kernel.driver.name(),
             report.schema
         );
         return ExitCode::SUCCESS;
     }
-    // The REST surface (issue "REST surface and authentication") is not built yet: the data layer is up and
-    // the process stays in the foreground until it is stopped.
-    tracing::warn!(
-        "the REST surface is not built yet: {}:{} is not listening; the data engine is ready (stop with Ctrl-C)",
-        args.host,
-        args.port
+    let secret = match (args.auth_secret, args.dev) {
+        (Some(s), _) if s.len() >= 16 => s.into_bytes(),
+        (Some(_), _) => {
+            eprintln!("objectos serve: OS_AUTH_SECRET must be at least 16 characters");
+            return ExitCode::from(2);
+        }
+        (None, true) => {
+            tracing::warn!(
+                "--dev: no OS_AUTH_SECRET, using an ephemeral secret; sessions end when the server stops"
+            );
+            let mut bytes = [0u8; 32];
+            rand_bytes(&mut bytes);
+            bytes.to_vec()
+        }
+        (None, false) => {
+            eprintln!(
+                "objectos serve: OS_AUTH_SECRET is not set. Set it (16+ characters) to sign sessions, or pass --dev for an ephemeral one."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let http = HttpConfig {
+        default_page_size: args.default_page_size,
+        max_page_size: args.max_page_size.max(1),
+        body_limit: args.body_limit,
+        open_signup: args.open_signup,
+    };
+    let state = AppState::new(Arc::new(kernel), &secret, http);
+    if let Err(e) = state.auth.adopt_seeds().await {
+        eprintln!("objectos serve: cannot assign seed rows to the default organization: {e}");
+        return ExitCode::from(2);
+    }
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("objectos serve: cannot listen on {addr}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        "listening on http://{addr} (ready {:.0} ms after start)",
+        started.elapsed().as_secs_f64() * 1000.0
     );
-    let _ = tokio::signal::ctrl_c().await;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    if let Err(e) = objectos_host::http::serve(listener, state, shutdown).await {
+        eprintln!("objectos serve: {e}");
+        return ExitCode::from(1);
+    }
     ExitCode::SUCCESS
 }

@@ -7,6 +7,8 @@ pub mod artifact;
 pub mod config;
 pub mod data;
 pub mod expr;
+pub mod http;
 pub mod kernel;
+pub mod security;
 
 pub use kernel::{DataOp, Kernel, OpResult, Principal};

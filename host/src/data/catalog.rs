@@ -404,9 +404,22 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn from_definition(def: &Definition) -> Catalog {
+        Self::with_internal(def, &[])
+    }
+
+    /// The artifact's objects plus runtime-provided ones (marked `internal`).
+    pub fn with_internal(
+        def: &Definition,
+        internal: &[crate::artifact::model::ObjectDef],
+    ) -> Catalog {
         let mut objects = BTreeMap::new();
-        for o in &def.objects {
-            let schema = ObjectSchema::build(
+        let all = def
+            .objects
+            .iter()
+            .map(|o| (o, false))
+            .chain(internal.iter().map(|o| (o, true)));
+        for (o, is_internal) in all {
+            let mut schema = ObjectSchema::build(
                 &o.name,
                 o.label.as_deref(),
                 o.ownership.as_deref(),
@@ -414,6 +427,7 @@ impl Catalog {
                 &o.indexes,
                 o.searchable_fields.as_ref(),
             );
+            schema.internal = is_internal;
             objects.insert(o.name.clone(), Arc::new(schema));
         }
         let mut inbound: HashMap<String, Vec<InboundReference>> = HashMap::new();
@@ -436,6 +450,15 @@ impl Catalog {
             }
         }
         Catalog { objects, inbound }
+    }
+
+    /// Fields of an internal object a lookup may show when expanded (never secrets).
+    pub const INTERNAL_EXPANDABLE: &'static [&'static str] =
+        &["id", "name", "email", "image", "slug"];
+
+    /// Objects of the artifact (what the data routes and metadata serve).
+    pub fn public_objects(&self) -> impl Iterator<Item = &Arc<ObjectSchema>> {
+        self.objects.values().filter(|o| !o.internal)
     }
 
     pub fn object(&self, name: &str) -> Option<&Arc<ObjectSchema>> {

@@ -36,6 +36,10 @@ pub trait Driver: Send + Sync {
     fn reader(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>>;
     /// Whether the database answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), DataError>>;
+    /// Connections in the pool: (open, idle).
+    fn pool_stats(&self) -> (u32, usize) {
+        (0, 0)
+    }
 }
 
 /// Operations inside one unit of work. Dropped without `commit`, everything is rolled back.
@@ -424,6 +428,13 @@ impl Transaction for SqlTransaction {
 }
 
 impl Driver for SqlDriver {
+    fn pool_stats(&self) -> (u32, usize) {
+        match &self.pool {
+            SqlPool::Sqlite(p) => (p.size(), p.num_idle()),
+            SqlPool::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self.pool {
             SqlPool::Sqlite(_) => "sqlite",

@@ -154,7 +154,10 @@ impl Kernel {
         driver: Arc<dyn Driver>,
         config: &RuntimeConfig,
     ) -> Result<(Kernel, BootReport), DataError> {
-        let catalog = Catalog::from_definition(&artifact.definition);
+        let catalog = Catalog::with_internal(
+            &artifact.definition,
+            &crate::security::system_objects::definitions(),
+        );
         let schema = driver
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
@@ -165,6 +168,18 @@ impl Kernel {
         };
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))
+    }
+
+    /// An object as `principal` may address it: runtime-provided (internal) objects exist only for the runtime.
+    pub fn object_for(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<&Arc<ObjectSchema>, DataError> {
+        match self.catalog.object(name) {
+            Some(o) if !o.internal || principal.is_system => Ok(o),
+            _ => Err(DataError::ObjectNotFound(name.to_string())),
+        }
     }
 
     pub fn object(&self, name: &str) -> Result<&Arc<ObjectSchema>, DataError> {
@@ -224,7 +239,7 @@ impl Kernel {
         object: &str,
         body: &Value,
     ) -> Result<Query, DataError> {
-        let schema = self.object(object)?;
+        let schema = self.object_for(principal, object)?;
         Query::from_json(&self.catalog, schema, body, &principal.macro_context())
     }
 
@@ -239,7 +254,7 @@ impl Kernel {
             write => {
                 // Validate the object before taking a write transaction.
                 if let Some(object) = write.object() {
-                    self.object(object)?;
+                    self.object_for(principal, object)?;
                 }
                 let mut tx = self.driver.begin().await?;
                 let result = self.write_in(&mut *tx, principal, write).await?;
@@ -347,7 +362,7 @@ impl Kernel {
         object: &str,
         q: &Query,
     ) -> Result<OpResult, DataError> {
-        let schema = self.object(object)?;
+        let schema = self.object_for(principal, object)?;
         let scoped = self.scoped(principal, schema, q);
         let q = &scoped;
         let mut tx = self.driver.reader().await?;
@@ -391,7 +406,7 @@ impl Kernel {
         id: &str,
         q: &Query,
     ) -> Result<Record, DataError> {
-        let schema = self.object(object)?;
+        let schema = self.object_for(principal, object)?;
         let mut tx = self.driver.reader().await?;
         let q1 = self.scoped(
             principal,
@@ -459,6 +474,9 @@ impl Kernel {
                 sub_q.limit = None;
                 sub_q.offset = None;
                 let mut cols = select_columns(target, &sub_q);
+                if target.internal {
+                    cols.retain(|c| Catalog::INTERNAL_EXPANDABLE.contains(&c.name.as_str()));
+                }
                 if !cols.iter().any(|c| c.name == "id") {
                     cols.extend(target.field("id"));
                 }

@@ -1,0 +1,186 @@
+//! `/api/v1/auth/*`: sign-up, sign-in, session, sign-out with better-auth's shapes and headers, plus the
+//! administrator routes that create users, assign positions and issue API keys.
+
+use super::errors::ApiError;
+use super::{JsonBody, SESSION_COOKIE, Shared, identity, json_response, presented_credentials};
+use crate::security::auth::{AuthError, SignedIn, public_session, public_user};
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/auth/sign-up/email", post(sign_up))
+        .route("/api/v1/auth/sign-in/email", post(sign_in))
+        .route("/api/v1/auth/get-session", get(get_session))
+        .route("/api/v1/auth/sign-out", post(sign_out))
+        .route("/api/v1/auth/admin/create-user", post(create_user))
+        .route("/api/v1/auth/admin/set-positions", post(set_positions))
+        .route("/api/v1/auth/api-keys", post(create_api_key))
+}
+
+fn text<'a>(body: &'a Value, key: &'static str) -> Result<&'a str, ApiError> {
+    body.get(key).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::Auth(AuthError::Invalid {
+            field: key,
+            message: format!("{key} is required"),
+        })
+    })
+}
+
+fn client(headers: &HeaderMap, addr: Option<SocketAddr>) -> (String, String) {
+    let ip = addr.map(|a| a.ip().to_string()).unwrap_or_default();
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (ip, ua)
+}
+
+/// better-auth's answer: the token in the body, the signed token in `set-auth-token` and the session cookie.
+fn signed_in(done: SignedIn, redirect: bool) -> Response {
+    let user = public_user(&done.identity.user, false);
+    let body = if redirect {
+        json!({"redirect": false, "token": done.token, "user": user})
+    } else {
+        json!({"token": done.token, "user": user})
+    };
+    let mut r = json_response(200, body);
+    if let Ok(v) = HeaderValue::from_str(&done.signed_token) {
+        r.headers_mut().insert("set-auth-token", v);
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax",
+        percent_encoding::utf8_percent_encode(
+            &done.signed_token,
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn sign_up(
+    State(s): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (ip, ua) = client(&headers, Some(addr));
+    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let done = s
+        .auth
+        .sign_up(
+            text(&body, "email")?,
+            text(&body, "password")?,
+            name,
+            &ip,
+            &ua,
+        )
+        .await?;
+    Ok(signed_in(done, false))
+}
+
+async fn sign_in(
+    State(s): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (ip, ua) = client(&headers, Some(addr));
+    let done = s
+        .auth
+        .sign_in(text(&body, "email")?, text(&body, "password")?, &ip, &ua)
+        .await?;
+    Ok(signed_in(done, true))
+}
+
+async fn get_session(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    Ok(json_response(
+        200,
+        json!({"user": public_user(&who.user, true), "session": public_session(&who)}),
+    ))
+}
+
+async fn sign_out(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let presented = presented_credentials(&headers).ok_or(AuthError::Unauthenticated)?;
+    s.auth.sign_out(&presented).await?;
+    let mut r = json_response(200, json!({"success": true}));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+fn strings(body: &Value, key: &str) -> Vec<String> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn create_user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let user = s
+        .auth
+        .admin_create_user(
+            &who,
+            text(&body, "email")?,
+            text(&body, "password")?,
+            name,
+            &strings(&body, "positions"),
+        )
+        .await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"user": user}}),
+    ))
+}
+
+async fn set_positions(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    let user = s
+        .auth
+        .admin_set_positions(&who, text(&body, "userId")?, &strings(&body, "positions"))
+        .await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"user": user}}),
+    ))
+}
+
+async fn create_api_key(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    let (key, record) = s.auth.create_api_key(&who, text(&body, "name")?).await?;
+    Ok(json_response(
+        201,
+        json!({"success": true, "data": {"key": key, "apiKey": record}}),
+    ))
+}

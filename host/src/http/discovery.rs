@@ -1,0 +1,71 @@
+//! Discovery: `/.well-known/objectstack` (wrapped) and `/api/v1`, `/api/v1/discovery` (bare), listing only the
+//! routes and services this build really serves.
+
+use super::{Shared, json_response};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/.well-known/objectstack", get(well_known))
+        .route("/api/v1", get(bare))
+        .route("/api/v1/discovery", get(bare))
+}
+
+pub fn discovery(s: &Shared) -> Value {
+    let manifest = s
+        .kernel
+        .artifact
+        .definition
+        .manifest
+        .clone()
+        .unwrap_or_default();
+    let available = |route: &str| json!({"enabled": true, "status": "available", "handlerReady": true, "route": route, "provider": "objectos"});
+    let missing = |why: &str| json!({"enabled": false, "status": "unavailable", "handlerReady": false, "message": why});
+    json!({
+        "name": "objectos",
+        "apiName": "ObjectStack API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocolVersion": "17",
+        "environment": "production",
+        "app": {"id": manifest.id, "name": manifest.name, "version": manifest.version},
+        "routes": {"data": "/api/v1/data", "metadata": "/api/v1/meta", "auth": "/api/v1/auth", "batch": "/api/v1/batch",
+                   "openapi": "/api/v1/openapi.json", "health": "/api/v1/health"},
+        "locale": {"default": "en", "supported": ["en"], "timezone": "UTC"},
+        "services": {
+            "metadata": available("/api/v1/meta"),
+            "data": available("/api/v1/data"),
+            "auth": available("/api/v1/auth"),
+            "automation": missing("Hooks, actions and flows run in the Wasm sandbox, which this build does not have yet"),
+            "ai": missing("Not provided by objectos"),
+            "realtime": missing("Not provided by objectos"),
+        },
+        "capabilities": {
+            "comments": {"enabled": false}, "automation": {"enabled": false}, "cron": {"enabled": false},
+            "search": {"enabled": false}, "export": {"enabled": true, "features": ["csv"]}, "chunkedUpload": {"enabled": false},
+            "transactionalBatch": {"enabled": true}, "websockets": {"enabled": false}, "files": {"enabled": false},
+            "analytics": {"enabled": false}, "ai": {"enabled": false}, "notifications": {"enabled": false}, "i18n": {"enabled": false}
+        }
+    })
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn well_known(State(s): State<Shared>) -> Response {
+    no_store(json_response(
+        200,
+        json!({"success": true, "data": discovery(&s)}),
+    ))
+}
+
+async fn bare(State(s): State<Shared>) -> Response {
+    no_store(json_response(200, discovery(&s)))
+}

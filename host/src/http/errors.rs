@@ -1,0 +1,132 @@
+//! The one mapping from every failure to the wire: status code, the protocol's error code, and the shape the real
+//! server uses for that family (`{error, code, object?, field?, fields?}` for data, better-auth's `{message, code}`
+//! for sign-in, `{error: {code, message}}` for strict-parameter refusals). Client mistakes are never a 500.
+
+use crate::data::error::DataError;
+use crate::security::auth::AuthError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub enum ApiError {
+    Data(DataError),
+    Auth(AuthError),
+    /// `{error, code, object?}` with a chosen status.
+    Plain {
+        status: u16,
+        code: &'static str,
+        message: String,
+        object: Option<String>,
+    },
+    /// `{error: {code: "VALIDATION_ERROR", message}}`: a parameter the endpoint does not accept.
+    StrictParam(String),
+    /// 400 `VALIDATION_FAILED` with its own headline (`Invalid create request`) over field errors.
+    Titled {
+        title: String,
+        object: String,
+        fields: Vec<crate::data::error::FieldError>,
+    },
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Plain {
+            status: 400,
+            code,
+            message: message.into(),
+            object: None,
+        }
+    }
+
+    pub fn with_object(self, object: &str) -> ApiError {
+        match self {
+            ApiError::Plain {
+                status,
+                code,
+                message,
+                ..
+            } => ApiError::Plain {
+                status,
+                code,
+                message,
+                object: Some(object.to_string()),
+            },
+            other => other,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Data(e) => e.status(),
+            ApiError::Auth(e) => e.status(),
+            ApiError::Plain { status, .. } => *status,
+            ApiError::StrictParam(_) | ApiError::Titled { .. } => 400,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        match self {
+            ApiError::Data(e) => e.to_wire(),
+            ApiError::Auth(AuthError::Unauthenticated) => {
+                json!({"error": "UNAUTHENTICATED", "code": "UNAUTHENTICATED", "message": AuthError::Unauthenticated.to_string()})
+            }
+            ApiError::Auth(AuthError::Data(e)) => e.to_wire(),
+            ApiError::Auth(e @ AuthError::Invalid { field, .. }) => {
+                json!({"error": e.to_string(), "code": e.code(),
+                "fields": [{"field": field, "code": "invalid", "message": e.to_string()}]})
+            }
+            ApiError::Auth(e @ AuthError::Forbidden(_)) => {
+                json!({"error": e.to_string(), "code": e.code()})
+            }
+            ApiError::Auth(e) => json!({"message": e.to_string(), "code": e.code()}),
+            ApiError::Plain {
+                code,
+                message,
+                object,
+                ..
+            } => match object {
+                Some(o) => json!({"error": message, "code": code, "object": o}),
+                None => json!({"error": message, "code": code}),
+            },
+            ApiError::StrictParam(message) => {
+                json!({"error": {"code": "VALIDATION_ERROR", "message": message}})
+            }
+            ApiError::Titled {
+                title,
+                object,
+                fields,
+            } => json!({"error": title, "code": "VALIDATION_FAILED",
+                "fields": fields.iter().map(|f| f.to_json()).collect::<Vec<_>>(), "object": object}),
+        }
+    }
+}
+
+impl From<DataError> for ApiError {
+    fn from(e: DataError) -> Self {
+        ApiError::Data(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), "request failed: {:?}", self);
+        }
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let ApiError::Auth(AuthError::RateLimited(secs)) = &self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}

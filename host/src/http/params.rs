@@ -1,0 +1,185 @@
+//! List query parameters (WIRE.md §4.4): every spelling of every slot, field-name equality filters, and the real
+//! server's strictness (unknown `$` params, near-miss names with a suggestion, conflicting spellings).
+
+use super::HttpConfig;
+use super::errors::ApiError;
+use crate::data::catalog::ObjectSchema;
+use serde_json::{Map, Value};
+
+/// Canonical QueryAST key → the spellings a URL may use.
+const SLOTS: &[(&str, &[&str])] = &[
+    ("limit", &["limit", "top", "$top"]),
+    ("offset", &["offset", "skip", "$skip"]),
+    ("orderBy", &["orderBy", "sort", "$orderby"]),
+    ("fields", &["fields", "select", "$select"]),
+    ("where", &["where", "filter", "filters", "$filter"]),
+    ("expand", &["expand", "populate", "$expand"]),
+    ("search", &["search", "$search"]),
+    ("searchFields", &["searchFields", "$searchFields"]),
+    ("count", &["count", "$count"]),
+];
+
+const SUPPORTED_DOLLAR: &str =
+    "$top, $skip, $orderby, $select, $count, $search, $searchFields, $filter, $expand";
+
+/// Common names of other APIs' parameters, and the slot they mean here.
+const NEAR_MISSES: &[(&str, &str, &str)] = &[
+    ("pageSize", "top", "$top"),
+    ("page_size", "top", "$top"),
+    ("perPage", "top", "$top"),
+    ("per_page", "top", "$top"),
+    ("size", "top", "$top"),
+    ("page", "skip", "$skip"),
+    ("start", "skip", "$skip"),
+    ("sortBy", "sort", "$orderby"),
+    ("order", "sort", "$orderby"),
+    ("order_by", "sort", "$orderby"),
+    ("q", "search", "$search"),
+    ("query", "search", "$search"),
+    ("columns", "select", "$select"),
+    ("include", "expand", "$expand"),
+];
+
+pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Builds a QueryAST body from the URL of `GET /data/:object`.
+pub fn list_query(
+    object: &ObjectSchema,
+    raw: Option<&str>,
+    config: &HttpConfig,
+) -> Result<Value, ApiError> {
+    let mut body = Map::new();
+    let mut equality = Map::new();
+    let mut seen: Vec<(&str, String, String)> = Vec::new();
+    for (key, value) in pairs(raw) {
+        if let Some((slot, _)) = SLOTS
+            .iter()
+            .find(|(_, names)| names.contains(&key.as_str()))
+        {
+            if let Some((_, other, prev)) = seen.iter().find(|(s, _, _)| s == slot)
+                && *prev != value
+            {
+                return Err(ApiError::bad_request(
+                    "CONFLICTING_QUERY_PARAMS",
+                    format!("Query parameters '{other}' and '{key}' both set '{slot}' to different values; send one of them."),
+                )
+                .with_object(&object.name));
+            }
+            seen.push((slot, key.clone(), value.clone()));
+            continue;
+        }
+        if key.starts_with('$') {
+            return Err(ApiError::bad_request(
+                "UNSUPPORTED_QUERY_PARAM",
+                format!("Unsupported query parameter(s): {key}. Supported $-prefixed parameters: {SUPPORTED_DOLLAR}."),
+            )
+            .with_object(&object.name));
+        }
+        match object.field(&key) {
+            Some(f) if f.storage.is_some() => {
+                equality.insert(key, Value::String(value));
+            }
+            _ => {
+                let hint = NEAR_MISSES
+                    .iter()
+                    .find(|(miss, _, _)| miss.eq_ignore_ascii_case(&key))
+                    .map(|(_, slot, odata)| {
+                        format!(
+                            " Did you mean the '{slot}' query parameter (OData spelling '{odata}')?"
+                        )
+                    })
+                    .unwrap_or_default();
+                return Err(ApiError::Data(crate::data::DataError::invalid_field(
+                    &object.name,
+                    &key,
+                    format!(
+                        "Unknown field '{key}' on object '{}'. Query parameters that are not reserved are read as field filters, so an unknown name can only match zero records.{hint}",
+                        object.name
+                    ),
+                )));
+            }
+        }
+    }
+    for (slot, key, value) in seen {
+        let v = match slot {
+            // A limit that is not a number is ignored, as the real server does (the default page applies).
+            "limit" | "offset" => match value.trim().parse::<u64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => continue,
+            },
+            "count" => Value::Bool(!matches!(value.as_str(), "false" | "0")),
+            "where" => {
+                let parsed: Value = serde_json::from_str(&value).map_err(|_| {
+                    ApiError::Data(crate::data::DataError::InvalidFilter {
+                        object: object.name.clone(),
+                        message: format!(
+                            "Query parameter '{key}' must be valid JSON. It was not applied, and an unapplied filter would have returned the unfiltered result set."
+                        ),
+                    })
+                })?;
+                parsed
+            }
+            _ => Value::String(value),
+        };
+        body.insert(slot.to_string(), v);
+    }
+    if !equality.is_empty() {
+        let filter = match body.remove("where") {
+            Some(w) => Value::Array(vec![
+                Value::String("and".into()),
+                w,
+                Value::Object(equality),
+            ]),
+            None => Value::Object(equality),
+        };
+        body.insert("where".into(), filter);
+    }
+    apply_page_size(&mut body, config);
+    Ok(Value::Object(body))
+}
+
+/// Without `limit`, a page of the default size; a larger `limit` than the maximum is clamped.
+pub fn apply_page_size(body: &mut Map<String, Value>, config: &HttpConfig) {
+    let aggregate = body.contains_key("aggregations") || body.contains_key("groupBy");
+    let key = if body.contains_key("top") && !body.contains_key("limit") {
+        "top"
+    } else {
+        "limit"
+    };
+    match body.get(key).and_then(Value::as_u64) {
+        Some(n) if n > config.max_page_size => {
+            body.insert(key.into(), Value::from(config.max_page_size));
+        }
+        Some(_) => {}
+        None if !aggregate => {
+            body.remove(key);
+            body.insert("limit".into(), Value::from(config.default_page_size));
+        }
+        None => {}
+    }
+}
+
+/// The single-record GET accepts only `select` and `expand` (and their `$` spellings).
+pub fn get_query(raw: Option<&str>) -> Result<Value, ApiError> {
+    let mut body = Map::new();
+    for (key, value) in pairs(raw) {
+        let slot = match key.as_str() {
+            "select" | "$select" => "fields",
+            "expand" | "$expand" => "expand",
+            other => {
+                return Err(ApiError::StrictParam(format!(
+                    "The \"{other}\" query parameter is not supported by this endpoint. This endpoint will not silently ignore a parameter it does not understand — an ignored filter is indistinguishable from one that matched everything. Supported parameters: expand, select."
+                )));
+            }
+        };
+        body.insert(slot.into(), Value::String(value));
+    }
+    Ok(Value::Object(body))
+}

@@ -1,0 +1,867 @@
+//! Authentication: email + password (argon2id), sessions (random 256-bit tokens, stored as SHA-256, handed out
+//! signed with `OS_AUTH_SECRET`), API keys (`osk_…`, stored as SHA-256), and the rate limit on failed sign-ins.
+//! Users, organizations, sessions and keys are rows of runtime-provided objects, written through the kernel.
+
+use super::system_objects::{API_KEY, ORGANIZATION, SESSION, USER};
+use crate::data::driver::Record;
+use crate::data::error::DataError;
+use crate::data::filter::{Condition, Filter, Op, Operand};
+use crate::data::query::Query;
+use crate::kernel::{DataOp, Kernel, OpResult, Principal, new_id};
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngCore;
+use ring::hmac;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Positions the first user gets.
+pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "everyone"];
+const MIN_PASSWORD_LEN: usize = 8;
+const MAX_PASSWORD_LEN: usize = 256;
+/// Failed sign-ins tolerated in `FAILURE_WINDOW` before 429.
+const MAX_FAILURES_PER_IP: usize = 20;
+const MAX_FAILURES_PER_ACCOUNT: usize = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a resolved session is trusted without reading the database again.
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Authentication is required to access this endpoint.")]
+    Unauthenticated,
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error(
+        "Self-registration is closed on this environment (audience posture invite_only). Ask an administrator for an invitation."
+    )]
+    RegistrationClosed,
+    #[error("User already exists. Use another email.")]
+    UserExists,
+    #[error("Too many failed sign-in attempts; try again in {0} seconds")]
+    RateLimited(u64),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+impl AuthError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AuthError::Unauthenticated | AuthError::InvalidCredentials => 401,
+            AuthError::RegistrationClosed | AuthError::Forbidden(_) => 403,
+            AuthError::UserExists => 422,
+            AuthError::RateLimited(_) => 429,
+            AuthError::Invalid { .. } => 400,
+            AuthError::Data(e) => e.status(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Unauthenticated => "UNAUTHENTICATED",
+            AuthError::InvalidCredentials => "INVALID_EMAIL_OR_PASSWORD",
+            AuthError::RegistrationClosed => "SELF_REGISTRATION_CLOSED",
+            AuthError::UserExists => "USER_ALREADY_EXISTS",
+            AuthError::RateLimited(_) => "TOO_MANY_REQUESTS",
+            AuthError::Forbidden(_) => "PERMISSION_DENIED",
+            AuthError::Invalid { .. } => "VALIDATION_FAILED",
+            AuthError::Data(e) => e.code(),
+        }
+    }
+}
+
+/// A signed-in caller: who, in which organization, through which session.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub principal: Principal,
+    pub user: Record,
+    pub session: Option<Record>,
+    /// The raw session token (for get-session), never the stored hash.
+    pub token: Option<String>,
+    pub is_platform_admin: bool,
+}
+
+/// What sign-up / sign-in hand back.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub identity: Identity,
+    pub token: String,
+    pub signed_token: String,
+}
+
+pub struct AuthService {
+    kernel: Arc<Kernel>,
+    key: hmac::Key,
+    open_signup: bool,
+    session_ttl: chrono::Duration,
+    sessions: Mutex<HashMap<String, (Identity, Instant)>>,
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    signup: tokio::sync::Mutex<()>,
+}
+
+fn sha256_hex(s: &str) -> String {
+    crate::artifact::checksum::sha256_hex(s.as_bytes())
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn eq(field: &str, v: &str) -> Filter {
+    Filter::Cond(Condition {
+        field: field.into(),
+        op: Op::Eq,
+        operand: Operand::Value(Value::String(v.to_string())),
+    })
+}
+
+fn obj(v: Value) -> Record {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+impl AuthService {
+    pub fn new(kernel: Arc<Kernel>, secret: &[u8], open_signup: bool) -> AuthService {
+        AuthService {
+            kernel,
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            open_signup,
+            session_ttl: chrono::Duration::days(7),
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            signup: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// `token.base64(HMAC-SHA256(secret, token))`, the form handed out in `set-auth-token` and the cookie.
+    pub fn sign(&self, token: &str) -> String {
+        let tag = hmac::sign(&self.key, token.as_bytes());
+        format!("{token}.{}", STANDARD.encode(tag.as_ref()))
+    }
+
+    /// The raw token of a bearer or cookie value: a signed value must carry a valid signature.
+    fn unsign(&self, presented: &str) -> Option<String> {
+        match presented.split_once('.') {
+            None => Some(presented.to_string()),
+            Some((token, sig)) => {
+                let sig = STANDARD.decode(sig).ok()?;
+                hmac::verify(&self.key, token.as_bytes(), &sig).ok()?;
+                Some(token.to_string())
+            }
+        }
+    }
+
+    async fn find_one(&self, object: &str, filter: Filter) -> Result<Option<Record>, DataError> {
+        let query = Query {
+            filter: Some(filter),
+            limit: Some(1),
+            count: false,
+            ..Query::default()
+        };
+        match self
+            .kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Find {
+                    object: object.into(),
+                    query,
+                },
+            )
+            .await?
+        {
+            OpResult::List { mut records, .. } if !records.is_empty() => {
+                Ok(Some(records.remove(0)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn user_count(&self) -> Result<u64, DataError> {
+        let query = Query {
+            limit: Some(1),
+            ..Query::default()
+        };
+        match self
+            .kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Find {
+                    object: USER.into(),
+                    query,
+                },
+            )
+            .await?
+        {
+            OpResult::List { total, .. } => Ok(total.unwrap_or(0)),
+            _ => Ok(0),
+        }
+    }
+
+    /// The organization of the first administrator, which seed rows belong to.
+    pub async fn default_organization(&self) -> Result<Option<String>, DataError> {
+        let query = Query {
+            limit: Some(1),
+            order_by: vec![],
+            ..Query::default()
+        };
+        match self
+            .kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Find {
+                    object: ORGANIZATION.into(),
+                    query,
+                },
+            )
+            .await?
+        {
+            OpResult::List { records, .. } => Ok(records
+                .first()
+                .and_then(|r| r.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)),
+            _ => Ok(None),
+        }
+    }
+
+    /// At boot: seed rows inserted since the first sign-up join the first administrator's organization.
+    pub async fn adopt_seeds(&self) -> Result<u64, DataError> {
+        let Some(org) = self.default_organization().await? else {
+            return Ok(0);
+        };
+        let query = Query {
+            filter: Some(eq("is_platform_admin", "true")),
+            limit: Some(1),
+            count: false,
+            ..Query::default()
+        };
+        let admin = match self
+            .kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Find {
+                    object: USER.into(),
+                    query,
+                },
+            )
+            .await?
+        {
+            OpResult::List { records, .. } => records
+                .first()
+                .and_then(|r| r.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
+        self.kernel
+            .adopt_unowned_rows(&org, admin.as_deref().unwrap_or_default())
+            .await
+    }
+
+    fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
+        if !email.contains('@') || email.len() > 254 {
+            return Err(AuthError::Invalid {
+                field: "email",
+                message: "email must be a valid email address".into(),
+            });
+        }
+        if password.chars().count() < MIN_PASSWORD_LEN || password.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid {
+                field: "password",
+                message: format!(
+                    "password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    async fn hash_password(password: &str) -> Result<String, AuthError> {
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(|e| DataError::Internal(e.to_string()))?
+        .map_err(|e| AuthError::Data(DataError::Internal(format!("password hashing failed: {e}"))))
+    }
+
+    async fn verify_password(password: &str, hash: &str) -> bool {
+        let (password, hash) = (password.to_string(), hash.to_string());
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Self sign-up: the first user becomes platform admin with a personal organization (which adopts the seed
+    /// rows); later self sign-ups are refused unless sign-up is open.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        ip: &str,
+        user_agent: &str,
+    ) -> Result<SignedIn, AuthError> {
+        let email = email.trim().to_ascii_lowercase();
+        Self::check_credentials_shape(&email, password)?;
+        let _guard = self.signup.lock().await;
+        let first = self.user_count().await? == 0;
+        if !first && !self.open_signup {
+            return Err(AuthError::RegistrationClosed);
+        }
+        if self.find_one(USER, eq("email", &email)).await?.is_some() {
+            return Err(AuthError::UserExists);
+        }
+        let (organization_id, positions) = if first {
+            let org_id = format!(
+                "org_{}",
+                new_id().to_ascii_lowercase().replace(['-', '_'], "0")
+            );
+            let label = if name.trim().is_empty() {
+                email.clone()
+            } else {
+                format!("{}'s organization", name.trim())
+            };
+            let rec = obj(json!({"id": org_id, "name": label, "slug": org_id}));
+            self.kernel
+                .execute(
+                    &Principal::system(),
+                    DataOp::Create {
+                        object: ORGANIZATION.into(),
+                        record: rec,
+                    },
+                )
+                .await?;
+            (
+                org_id,
+                FIRST_ADMIN_POSITIONS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            let org = self.default_organization().await?.unwrap_or_default();
+            (org, vec!["everyone".to_string()])
+        };
+        let user_id = new_id();
+        self.create_user_row(
+            &user_id,
+            &organization_id,
+            &email,
+            password,
+            name,
+            &positions,
+            first,
+        )
+        .await?;
+        if first {
+            self.kernel
+                .adopt_unowned_rows(&organization_id, &user_id)
+                .await?;
+        }
+        self.open_session(&user_id, ip, user_agent).await
+    }
+
+    async fn create_user_row(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        email: &str,
+        password: &str,
+        name: &str,
+        positions: &[String],
+        is_platform_admin: bool,
+    ) -> Result<Record, AuthError> {
+        let hash = Self::hash_password(password).await?;
+        let as_user = Principal {
+            user_id: Some(user_id.to_string()),
+            organization_id: Some(organization_id.to_string()),
+            positions: vec![],
+            is_system: true,
+        };
+        let rec = obj(json!({
+            "id": user_id, "name": name.trim(), "email": email, "email_verified": false, "role": "user",
+            "password_hash": hash, "positions": positions, "is_platform_admin": is_platform_admin, "banned": false
+        }));
+        match self
+            .kernel
+            .execute(
+                &as_user,
+                DataOp::Create {
+                    object: USER.into(),
+                    record: rec,
+                },
+            )
+            .await
+        {
+            Ok(OpResult::Record(r)) => Ok(r),
+            Ok(_) => Err(AuthError::Data(DataError::Internal(
+                "unexpected result".into(),
+            ))),
+            Err(DataError::Unique { .. }) => Err(AuthError::UserExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An administrator creates a user in their organization.
+    pub async fn admin_create_user(
+        &self,
+        admin: &Identity,
+        email: &str,
+        password: &str,
+        name: &str,
+        positions: &[String],
+    ) -> Result<Record, AuthError> {
+        self.require_admin(admin)?;
+        let email = email.trim().to_ascii_lowercase();
+        Self::check_credentials_shape(&email, password)?;
+        let org = admin.principal.organization_id.clone().unwrap_or_default();
+        let mut positions: Vec<String> = positions.to_vec();
+        if !positions.iter().any(|p| p == "everyone") {
+            positions.push("everyone".into());
+        }
+        let user = self
+            .create_user_row(&new_id(), &org, &email, password, name, &positions, false)
+            .await?;
+        Ok(public_user(&user, false))
+    }
+
+    /// An administrator replaces a user's positions (permission sets bind to positions).
+    pub async fn admin_set_positions(
+        &self,
+        admin: &Identity,
+        user_id: &str,
+        positions: &[String],
+    ) -> Result<Record, AuthError> {
+        self.require_admin(admin)?;
+        let user = self
+            .find_one(USER, eq("id", user_id))
+            .await?
+            .ok_or(AuthError::Data(DataError::RecordNotFound {
+                object: USER.into(),
+                id: user_id.into(),
+            }))?;
+        if user.get("organization_id") != admin.user.get("organization_id") {
+            return Err(AuthError::Data(DataError::RecordNotFound {
+                object: USER.into(),
+                id: user_id.into(),
+            }));
+        }
+        let patch = obj(json!({ "positions": positions }));
+        let op = DataOp::Update {
+            object: USER.into(),
+            id: user_id.into(),
+            patch,
+            expected_version: None,
+        };
+        let OpResult::Record(updated) = self.kernel.execute(&Principal::system(), op).await? else {
+            return Err(AuthError::Data(DataError::Internal(
+                "unexpected result".into(),
+            )));
+        };
+        self.sessions.lock().map(|mut s| s.clear()).ok();
+        Ok(public_user(&updated, false))
+    }
+
+    /// An administrator creates an API key acting as themselves; the key is shown once.
+    pub async fn create_api_key(
+        &self,
+        admin: &Identity,
+        name: &str,
+    ) -> Result<(String, Record), AuthError> {
+        self.require_admin(admin)?;
+        if name.trim().is_empty() {
+            return Err(AuthError::Invalid {
+                field: "name",
+                message: "an API key needs a name".into(),
+            });
+        }
+        let key = format!("osk_{}", random_token());
+        let user_id = admin.principal.user_id.clone().unwrap_or_default();
+        let as_admin = Principal {
+            is_system: true,
+            ..admin.principal.clone()
+        };
+        let rec = obj(
+            json!({"name": name.trim(), "key_hash": sha256_hex(&key), "key_prefix": &key[..12], "user_id": user_id, "revoked": false}),
+        );
+        let OpResult::Record(row) = self
+            .kernel
+            .execute(
+                &as_admin,
+                DataOp::Create {
+                    object: API_KEY.into(),
+                    record: rec,
+                },
+            )
+            .await?
+        else {
+            return Err(AuthError::Data(DataError::Internal(
+                "unexpected result".into(),
+            )));
+        };
+        let mut shown = Record::new();
+        for k in ["id", "name", "key_prefix", "created_at"] {
+            shown.insert(k.into(), row.get(k).cloned().unwrap_or(Value::Null));
+        }
+        Ok((key, shown))
+    }
+
+    fn require_admin(&self, who: &Identity) -> Result<(), AuthError> {
+        if who.is_platform_admin
+            || who
+                .principal
+                .positions
+                .iter()
+                .any(|p| p == "platform_admin" || p == "org_owner")
+        {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(
+                "only an administrator may do this".into(),
+            ))
+        }
+    }
+
+    fn note_failure(&self, keys: &[String]) {
+        if let Ok(mut f) = self.failures.lock() {
+            let now = Instant::now();
+            for k in keys {
+                f.entry(k.clone()).or_default().push(now);
+            }
+        }
+    }
+
+    /// Seconds until the caller may try again, if a limit is exceeded.
+    fn limited(&self, ip_key: &str, account_key: &str) -> Option<u64> {
+        let mut f = self.failures.lock().ok()?;
+        let now = Instant::now();
+        let mut wait = None;
+        for (key, max) in [
+            (ip_key, MAX_FAILURES_PER_IP),
+            (account_key, MAX_FAILURES_PER_ACCOUNT),
+        ] {
+            if let Some(list) = f.get_mut(key) {
+                list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+                if list.len() >= max
+                    && let Some(oldest) = list.first()
+                {
+                    let secs = FAILURE_WINDOW
+                        .saturating_sub(now.duration_since(*oldest))
+                        .as_secs()
+                        .max(1);
+                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                }
+            }
+        }
+        wait
+    }
+
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+        user_agent: &str,
+    ) -> Result<SignedIn, AuthError> {
+        let email = email.trim().to_ascii_lowercase();
+        let (ip_key, account_key) = (format!("ip:{ip}"), format!("account:{email}"));
+        if let Some(wait) = self.limited(&ip_key, &account_key) {
+            return Err(AuthError::RateLimited(wait));
+        }
+        let user = self.find_one(USER, eq("email", &email)).await?;
+        let ok = match &user {
+            Some(u) if u.get("banned") != Some(&Value::Bool(true)) => {
+                let hash = u.get("password_hash").and_then(Value::as_str).unwrap_or("");
+                Self::verify_password(password, hash).await
+            }
+            _ => {
+                // Spend the same time on an unknown account, so timing does not tell which emails exist.
+                let _ = Self::verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000").await;
+                false
+            }
+        };
+        match (ok, user) {
+            (true, Some(u)) => {
+                let id = u
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                self.open_session(&id, ip, user_agent).await
+            }
+            _ => {
+                self.note_failure(&[ip_key, account_key]);
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    async fn open_session(
+        &self,
+        user_id: &str,
+        ip: &str,
+        user_agent: &str,
+    ) -> Result<SignedIn, AuthError> {
+        let token = random_token();
+        let expires = crate::data::values::format_datetime(chrono::Utc::now() + self.session_ttl);
+        let user = self
+            .find_one(USER, eq("id", user_id))
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        let org = user.get("organization_id").cloned().unwrap_or(Value::Null);
+        let as_user = Principal {
+            user_id: Some(user_id.to_string()),
+            organization_id: org.as_str().map(str::to_string),
+            positions: vec![],
+            is_system: true,
+        };
+        let rec = obj(
+            json!({"token_hash": sha256_hex(&token), "user_id": user_id, "expires_at": expires, "active_organization_id": org,
+            "ip_address": ip, "user_agent": user_agent}),
+        );
+        let OpResult::Record(session) = self
+            .kernel
+            .execute(
+                &as_user,
+                DataOp::Create {
+                    object: SESSION.into(),
+                    record: rec,
+                },
+            )
+            .await?
+        else {
+            return Err(AuthError::Data(DataError::Internal(
+                "unexpected result".into(),
+            )));
+        };
+        let identity = identity_of(user, Some(session), Some(token.clone()));
+        Ok(SignedIn {
+            signed_token: self.sign(&token),
+            token,
+            identity,
+        })
+    }
+
+    /// Resolves `Authorization: Bearer …` (a session token, raw or signed, or an `osk_` API key) or the session
+    /// cookie to an identity.
+    pub async fn authenticate(&self, presented: &str) -> Result<Identity, AuthError> {
+        let presented = presented.trim();
+        if presented.is_empty() {
+            return Err(AuthError::Unauthenticated);
+        }
+        if presented.starts_with("osk_") {
+            return self.authenticate_api_key(presented).await;
+        }
+        let token = self.unsign(presented).ok_or(AuthError::Unauthenticated)?;
+        let hash = sha256_hex(&token);
+        if let Ok(cache) = self.sessions.lock()
+            && let Some((identity, at)) = cache.get(&hash)
+            && at.elapsed() < SESSION_CACHE_TTL
+        {
+            return Ok(identity.clone());
+        }
+        let session = self
+            .find_one(SESSION, eq("token_hash", &hash))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        let expired = session
+            .get("expires_at")
+            .and_then(|v| crate::data::values::parse_datetime(v))
+            .is_none_or(|t| t < chrono::Utc::now());
+        if expired {
+            return Err(AuthError::Unauthenticated);
+        }
+        let user_id = session
+            .get("user_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let user = self
+            .find_one(USER, eq("id", &user_id))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if user.get("banned") == Some(&Value::Bool(true)) {
+            return Err(AuthError::Unauthenticated);
+        }
+        let identity = identity_of(user, Some(session), Some(token));
+        if let Ok(mut cache) = self.sessions.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (identity.clone(), Instant::now()));
+        }
+        Ok(identity)
+    }
+
+    async fn authenticate_api_key(&self, key: &str) -> Result<Identity, AuthError> {
+        let row = self
+            .find_one(API_KEY, eq("key_hash", &sha256_hex(key)))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if row.get("revoked") == Some(&Value::Bool(true)) {
+            return Err(AuthError::Unauthenticated);
+        }
+        if let Some(exp) = row
+            .get("expires_at")
+            .and_then(|v| crate::data::values::parse_datetime(v))
+            && exp < chrono::Utc::now()
+        {
+            return Err(AuthError::Unauthenticated);
+        }
+        let user_id = row
+            .get("user_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let user = self
+            .find_one(USER, eq("id", &user_id))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        Ok(identity_of(user, None, None))
+    }
+
+    pub async fn sign_out(&self, presented: &str) -> Result<(), AuthError> {
+        let token = self
+            .unsign(presented.trim())
+            .ok_or(AuthError::Unauthenticated)?;
+        let hash = sha256_hex(&token);
+        if let Ok(mut cache) = self.sessions.lock() {
+            cache.remove(&hash);
+        }
+        if let Some(session) = self.find_one(SESSION, eq("token_hash", &hash)).await? {
+            let id = session
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            self.kernel
+                .execute(
+                    &Principal::system(),
+                    DataOp::Delete {
+                        object: SESSION.into(),
+                        id,
+                        expected_version: None,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> Identity {
+    let positions: Vec<String> = user
+        .get("positions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_platform_admin = user.get("is_platform_admin") == Some(&Value::Bool(true));
+    let organization_id = session
+        .as_ref()
+        .and_then(|s| s.get("active_organization_id"))
+        .or_else(|| user.get("organization_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let principal = Principal {
+        user_id: user.get("id").and_then(Value::as_str).map(str::to_string),
+        organization_id,
+        positions,
+        is_system: false,
+    };
+    Identity {
+        principal,
+        user,
+        session,
+        token,
+        is_platform_admin,
+    }
+}
+
+/// The user as better-auth answers it (no secrets).
+pub fn public_user(user: &Record, with_positions: bool) -> Record {
+    let g = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
+    let mut m = Map::new();
+    m.insert("name".into(), g("name"));
+    m.insert("email".into(), g("email"));
+    m.insert(
+        "emailVerified".into(),
+        Value::Bool(g("email_verified") == Value::Bool(true)),
+    );
+    m.insert("image".into(), g("image"));
+    m.insert("createdAt".into(), g("created_at"));
+    m.insert("updatedAt".into(), g("updated_at"));
+    m.insert(
+        "role".into(),
+        if g("role").is_null() {
+            json!("user")
+        } else {
+            g("role")
+        },
+    );
+    m.insert(
+        "banned".into(),
+        Value::Bool(g("banned") == Value::Bool(true)),
+    );
+    m.insert("banReason".into(), Value::Null);
+    m.insert("banExpires".into(), Value::Null);
+    m.insert("id".into(), g("id"));
+    if with_positions {
+        m.insert(
+            "positions".into(),
+            if g("positions").is_null() {
+                json!([])
+            } else {
+                g("positions")
+            },
+        );
+        m.insert(
+            "isPlatformAdmin".into(),
+            Value::Bool(g("is_platform_admin") == Value::Bool(true)),
+        );
+    }
+    m
+}
+
+/// The session as better-auth answers it.
+pub fn public_session(identity: &Identity) -> Value {
+    let Some(s) = &identity.session else {
+        return Value::Null;
+    };
+    let g = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "expiresAt": g("expires_at"), "token": identity.token, "createdAt": g("created_at"), "updatedAt": g("updated_at"),
+        "ipAddress": g("ip_address"), "userAgent": g("user_agent"), "userId": g("user_id"),
+        "activeOrganizationId": g("active_organization_id"), "activeTeamId": null, "impersonatedBy": null, "id": g("id")
+    })
+}

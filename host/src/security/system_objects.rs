@@ -1,0 +1,60 @@
+//! Runtime-provided objects (users, organizations, sessions, API keys). They live in the business database
+//! beside the artifact's objects, go through the same driver and schema sync, and are never served by the
+//! data routes (they are `internal`).
+
+use crate::artifact::model::ObjectDef;
+use serde_json::json;
+
+pub const USER: &str = "sys_user";
+pub const ORGANIZATION: &str = "sys_organization";
+pub const SESSION: &str = "sys_session";
+pub const API_KEY: &str = "sys_api_key";
+
+pub fn definitions() -> Vec<ObjectDef> {
+    let defs = json!([
+        {
+            "name": ORGANIZATION, "label": "Organization", "ownership": "none",
+            "fields": {
+                "name": {"type": "text", "required": true, "maxLength": 200},
+                "slug": {"type": "text", "unique": true, "maxLength": 100}
+            }
+        },
+        {
+            "name": USER, "label": "User", "ownership": "none",
+            "fields": {
+                "name": {"type": "text", "maxLength": 200},
+                "email": {"type": "email", "required": true, "unique": true},
+                "email_verified": {"type": "boolean"},
+                "image": {"type": "text"},
+                "role": {"type": "text"},
+                "password_hash": {"type": "secret"},
+                "positions": {"type": "json"},
+                "is_platform_admin": {"type": "boolean"},
+                "banned": {"type": "boolean"}
+            }
+        },
+        {
+            "name": SESSION, "label": "Session", "ownership": "none",
+            "fields": {
+                "token_hash": {"type": "text", "required": true, "unique": true},
+                "user_id": {"type": "text", "required": true},
+                "expires_at": {"type": "datetime", "required": true},
+                "active_organization_id": {"type": "text"},
+                "ip_address": {"type": "text"},
+                "user_agent": {"type": "text"}
+            }
+        },
+        {
+            "name": API_KEY, "label": "API Key", "ownership": "none",
+            "fields": {
+                "name": {"type": "text", "required": true, "maxLength": 200},
+                "key_hash": {"type": "text", "required": true, "unique": true},
+                "key_prefix": {"type": "text"},
+                "user_id": {"type": "text", "required": true},
+                "expires_at": {"type": "datetime"},
+                "revoked": {"type": "boolean"}
+            }
+        }
+    ]);
+    serde_json::from_value(defs).unwrap_or_default()
+}
