@@ -31,7 +31,8 @@ async fn scenario(url: &str) {
     )
     .await
     .unwrap();
-    assert_eq!(report.schema.created_tables.len(), 6);
+    // Six artifact objects and four runtime-provided ones (users, organizations, sessions, API keys).
+    assert_eq!(report.schema.created_tables.len(), 10);
     let rec = json!({"name": "kept", "qty": 5})
         .as_object()
         .cloned()

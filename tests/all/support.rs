@@ -255,3 +255,125 @@ macro_rules! on_both_drivers {
         }
     };
 }
+
+/// A real objectos server on 127.0.0.1 (random port), with a kernel on the given database.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub kernel: std::sync::Arc<Kernel>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body.get("code").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+pub async fn start_server(
+    db: Db,
+    test: &str,
+    artifact: Value,
+    http: objectos_host::http::HttpConfig,
+) -> Server {
+    let artifact = Artifact::from_value(artifact).expect("artifact is valid");
+    let url = database_url(db, test).await;
+    let (kernel, _) = Kernel::boot(artifact, &config(url))
+        .await
+        .expect("kernel boots");
+    let kernel = std::sync::Arc::new(kernel);
+    let state = objectos_host::http::AppState::new(kernel.clone(), b"test-secret-0123456789", http);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = objectos_host::http::serve(listener, state, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        kernel,
+        shutdown: Some(tx),
+    }
+}
+
+impl Server {
+    /// One request; `body` is sent as JSON when it is not null.
+    pub async fn call(&self, method: &str, path: &str, body: Value, token: Option<&str>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// Signs up (the first user becomes admin) and returns the signed token from `set-auth-token`.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/sign-up/email",
+                json!({"email": email, "password": password, "name": "Admin"}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.headers
+            .get("set-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .expect("set-auth-token")
+            .to_string()
+    }
+}
+
+/// Runs the same async HTTP test once against a server on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_servers {
+    ($name:ident, $artifact:expr, |$s:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($s: $crate::support::Server) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::support::start_server($crate::support::Db::Sqlite, "", $artifact, Default::default()).await).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::support::start_server($crate::support::Db::Postgres, module_path!(), $artifact, Default::default()).await).await;
+            }
+        }
+    };
+}

@@ -731,7 +731,14 @@ pub fn aggregate(d: Dialect, object: &ObjectSchema, q: &Query) -> Result<SelectS
         b.push(" GROUP BY ").push(&groups.join(", "));
     }
     if q.order_by.is_empty() && !groups.is_empty() {
-        b.push(" ORDER BY ").push(&groups.join(", "));
+        // NULL groups first on both dialects, like an ascending sort.
+        let nulls = if d == Dialect::Postgres {
+            " NULLS FIRST"
+        } else {
+            ""
+        };
+        let order: Vec<String> = groups.iter().map(|g| format!("{g} ASC{nulls}")).collect();
+        b.push(" ORDER BY ").push(&order.join(", "));
     } else {
         push_order(&mut b, &q.order_by, false);
     }

@@ -26,13 +26,12 @@ pub fn discovery(s: &Shared) -> Value {
         .unwrap_or_default();
     let available = |route: &str| json!({"enabled": true, "status": "available", "handlerReady": true, "route": route, "provider": "objectos"});
     let missing = |why: &str| json!({"enabled": false, "status": "unavailable", "handlerReady": false, "message": why});
+    let _ = manifest;
     json!({
         "name": "objectos",
         "apiName": "ObjectStack API",
         "version": env!("CARGO_PKG_VERSION"),
-        "protocolVersion": "17",
         "environment": "production",
-        "app": {"id": manifest.id, "name": manifest.name, "version": manifest.version},
         "routes": {"data": "/api/v1/data", "metadata": "/api/v1/meta", "auth": "/api/v1/auth", "batch": "/api/v1/batch",
                    "openapi": "/api/v1/openapi.json", "health": "/api/v1/health"},
         "locale": {"default": "en", "supported": ["en"], "timezone": "UTC"},
@@ -49,8 +48,20 @@ pub fn discovery(s: &Shared) -> Value {
             "search": {"enabled": false}, "export": {"enabled": true, "features": ["csv"]}, "chunkedUpload": {"enabled": false},
             "transactionalBatch": {"enabled": true}, "websockets": {"enabled": false}, "files": {"enabled": false},
             "analytics": {"enabled": false}, "ai": {"enabled": false}, "notifications": {"enabled": false}, "i18n": {"enabled": false}
-        }
+        },
+        "scoping": {"organization": {"enabled": true, "field": "organization_id"}}
     })
+}
+
+/// The wrapped `/.well-known` form carries fewer keys than the bare one, as the real server's does.
+fn well_known_payload(s: &Shared) -> Value {
+    let mut d = discovery(s);
+    if let Some(m) = d.as_object_mut() {
+        for k in ["apiName", "scoping"] {
+            m.shift_remove(k);
+        }
+    }
+    d
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -62,7 +73,7 @@ fn no_store(mut r: Response) -> Response {
 async fn well_known(State(s): State<Shared>) -> Response {
     no_store(json_response(
         200,
-        json!({"success": true, "data": discovery(&s)}),
+        json!({"success": true, "data": well_known_payload(&s)}),
     ))
 }
 

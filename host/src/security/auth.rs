@@ -102,6 +102,16 @@ pub struct SignedIn {
     pub signed_token: String,
 }
 
+/// A user row to create (the password is hashed separately).
+struct NewUser<'a> {
+    id: &'a str,
+    organization_id: &'a str,
+    email: &'a str,
+    name: &'a str,
+    positions: &'a [String],
+    is_platform_admin: bool,
+}
+
 pub struct AuthService {
     kernel: Arc<Kernel>,
     key: hmac::Key,
@@ -193,6 +203,7 @@ impl AuthService {
     async fn user_count(&self) -> Result<u64, DataError> {
         let query = Query {
             limit: Some(1),
+            count: true,
             ..Query::default()
         };
         match self
@@ -370,16 +381,15 @@ impl AuthService {
             (org, vec!["everyone".to_string()])
         };
         let user_id = new_id();
-        self.create_user_row(
-            &user_id,
-            &organization_id,
-            &email,
-            password,
+        let new_user = NewUser {
+            id: &user_id,
+            organization_id: &organization_id,
+            email: &email,
             name,
-            &positions,
-            first,
-        )
-        .await?;
+            positions: &positions,
+            is_platform_admin: first,
+        };
+        self.create_user_row(new_user, password).await?;
         if first {
             self.kernel
                 .adopt_unowned_rows(&organization_id, &user_id)
@@ -388,16 +398,15 @@ impl AuthService {
         self.open_session(&user_id, ip, user_agent).await
     }
 
-    async fn create_user_row(
-        &self,
-        user_id: &str,
-        organization_id: &str,
-        email: &str,
-        password: &str,
-        name: &str,
-        positions: &[String],
-        is_platform_admin: bool,
-    ) -> Result<Record, AuthError> {
+    async fn create_user_row(&self, u: NewUser<'_>, password: &str) -> Result<Record, AuthError> {
+        let NewUser {
+            id: user_id,
+            organization_id,
+            email,
+            name,
+            positions,
+            is_platform_admin,
+        } = u;
         let hash = Self::hash_password(password).await?;
         let as_user = Principal {
             user_id: Some(user_id.to_string()),
@@ -447,7 +456,17 @@ impl AuthService {
             positions.push("everyone".into());
         }
         let user = self
-            .create_user_row(&new_id(), &org, &email, password, name, &positions, false)
+            .create_user_row(
+                NewUser {
+                    id: &new_id(),
+                    organization_id: &org,
+                    email: &email,
+                    name,
+                    positions: &positions,
+                    is_platform_admin: false,
+                },
+                password,
+            )
             .await?;
         Ok(public_user(&user, false))
     }
@@ -693,7 +712,7 @@ impl AuthService {
             .ok_or(AuthError::Unauthenticated)?;
         let expired = session
             .get("expires_at")
-            .and_then(|v| crate::data::values::parse_datetime(v))
+            .and_then(crate::data::values::parse_datetime)
             .is_none_or(|t| t < chrono::Utc::now());
         if expired {
             return Err(AuthError::Unauthenticated);
@@ -730,7 +749,7 @@ impl AuthService {
         }
         if let Some(exp) = row
             .get("expires_at")
-            .and_then(|v| crate::data::values::parse_datetime(v))
+            .and_then(crate::data::values::parse_datetime)
             && exp < chrono::Utc::now()
         {
             return Err(AuthError::Unauthenticated);
