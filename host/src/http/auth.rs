@@ -18,6 +18,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/auth/sign-in/email", post(sign_in))
         .route("/api/v1/auth/get-session", get(get_session))
         .route("/api/v1/auth/sign-out", post(sign_out))
+        .route("/api/v1/auth/change-password", post(change_password))
         .route("/api/v1/auth/admin/create-user", post(create_user))
         .route("/api/v1/auth/admin/set-positions", post(set_positions))
         .route("/api/v1/auth/api-keys", post(create_api_key))
@@ -103,7 +104,7 @@ async fn sign_in(
 }
 
 async fn get_session(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
+    let who = super::identity_any(&s, &headers).await?;
     Ok(json_response(
         200,
         json!({"user": public_user(&who.user, true), "session": public_session(&who)}),
@@ -120,6 +121,30 @@ async fn sign_out(State(s): State<Shared>, headers: HeaderMap) -> Result<Respons
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)
+}
+
+async fn change_password(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let who = super::identity_any(&s, &headers).await?;
+    let revoke = body
+        .get("revokeOtherSessions")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    s.auth
+        .change_password(
+            &who,
+            text(&body, "currentPassword")?,
+            text(&body, "newPassword")?,
+            revoke,
+        )
+        .await?;
+    Ok(json_response(
+        200,
+        json!({"token": null, "user": public_user(&who.user, false)}),
+    ))
 }
 
 fn strings(body: &Value, key: &str) -> Vec<String> {

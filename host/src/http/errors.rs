@@ -21,6 +21,8 @@ pub enum ApiError {
     },
     /// `{error: {code: "VALIDATION_ERROR", message}}`: a parameter the endpoint does not accept.
     StrictParam(String),
+    /// 403 `PASSWORD_EXPIRED`: an administrator created the user, who must change the password first.
+    Expired,
     /// 400 `VALIDATION_FAILED` with its own headline (`Invalid create request`) over field errors.
     Titled {
         title: String,
@@ -62,6 +64,7 @@ impl ApiError {
             ApiError::Auth(e) => e.status(),
             ApiError::Plain { status, .. } => *status,
             ApiError::StrictParam(_) | ApiError::Titled { .. } => 400,
+            ApiError::Expired => 403,
         }
     }
 
@@ -92,6 +95,8 @@ impl ApiError {
             ApiError::StrictParam(message) => {
                 json!({"error": {"code": "VALIDATION_ERROR", "message": message}})
             }
+            ApiError::Expired => json!({"error": {"code": "PASSWORD_EXPIRED",
+                "message": "Your password was set by an administrator and has expired; change it at /api/v1/auth/change-password first."}}),
             ApiError::Titled {
                 title,
                 object,

@@ -103,8 +103,18 @@ pub fn presented_credentials(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// The caller, or 401 `UNAUTHENTICATED`: there is no anonymous data or metadata access.
+/// The caller, or 401 `UNAUTHENTICATED`: there is no anonymous data or metadata access. A user who must
+/// change their password gets 403 `PASSWORD_EXPIRED` until they do.
 pub async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    let who = identity_any(state, headers).await?;
+    if who.user.get("must_change_password") == Some(&Value::Bool(true)) {
+        return Err(ApiError::Expired);
+    }
+    Ok(who)
+}
+
+/// The caller, even one whose password has expired (for the password change itself and the session).
+pub async fn identity_any(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
     let presented = presented_credentials(headers).ok_or(AuthError::Unauthenticated)?;
     Ok(state.auth.authenticate(&presented).await?)
 }

@@ -110,6 +110,7 @@ struct NewUser<'a> {
     name: &'a str,
     positions: &'a [String],
     is_platform_admin: bool,
+    admin_created: bool,
 }
 
 pub struct AuthService {
@@ -388,6 +389,7 @@ impl AuthService {
             name,
             positions: &positions,
             is_platform_admin: first,
+            admin_created: false,
         };
         self.create_user_row(new_user, password).await?;
         if first {
@@ -406,6 +408,7 @@ impl AuthService {
             name,
             positions,
             is_platform_admin,
+            admin_created,
         } = u;
         let hash = Self::hash_password(password).await?;
         let as_user = Principal {
@@ -416,7 +419,9 @@ impl AuthService {
         };
         let rec = obj(json!({
             "id": user_id, "name": name.trim(), "email": email, "email_verified": false, "role": "user",
-            "password_hash": hash, "positions": positions, "is_platform_admin": is_platform_admin, "banned": false
+            "password_hash": hash, "positions": positions, "is_platform_admin": is_platform_admin, "banned": false,
+            // A user an administrator created must choose their own password before touching data.
+            "must_change_password": !is_platform_admin && admin_created
         }));
         match self
             .kernel
@@ -464,6 +469,7 @@ impl AuthService {
                     name,
                     positions: &positions,
                     is_platform_admin: false,
+                    admin_created: true,
                 },
                 password,
             )
@@ -764,6 +770,90 @@ impl AuthService {
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         Ok(identity_of(user, None, None))
+    }
+
+    /// Changes the caller's password (the current one must be right); optionally ends their other sessions.
+    pub async fn change_password(
+        &self,
+        who: &Identity,
+        current: &str,
+        new: &str,
+        revoke_others: bool,
+    ) -> Result<(), AuthError> {
+        let user_id = who.principal.user_id.clone().unwrap_or_default();
+        let user = self
+            .find_one(USER, eq("id", &user_id))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        let hash = user
+            .get("password_hash")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !Self::verify_password(current, hash).await {
+            return Err(AuthError::InvalidCredentials);
+        }
+        Self::check_credentials_shape(
+            user.get("email").and_then(Value::as_str).unwrap_or("a@b"),
+            new,
+        )?;
+        let patch = obj(
+            json!({"password_hash": Self::hash_password(new).await?, "must_change_password": false}),
+        );
+        self.kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Update {
+                    object: USER.into(),
+                    id: user_id.clone(),
+                    patch,
+                    expected_version: None,
+                },
+            )
+            .await?;
+        if revoke_others {
+            let query = Query {
+                filter: Some(eq("user_id", &user_id)),
+                limit: Some(10_000),
+                ..Query::default()
+            };
+            if let OpResult::List { records, .. } = self
+                .kernel
+                .execute(
+                    &Principal::system(),
+                    DataOp::Find {
+                        object: SESSION.into(),
+                        query,
+                    },
+                )
+                .await?
+            {
+                let current_hash = who.token.as_deref().map(sha256_hex);
+                for s in records {
+                    if s.get("token_hash").and_then(Value::as_str) == current_hash.as_deref() {
+                        continue;
+                    }
+                    let id = s
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    self.kernel
+                        .execute(
+                            &Principal::system(),
+                            DataOp::Delete {
+                                object: SESSION.into(),
+                                id,
+                                expected_version: None,
+                            },
+                        )
+                        .await?;
+                }
+            }
+        }
+        if let Ok(mut cache) = self.sessions.lock() {
+            cache.clear();
+        }
+        Ok(())
     }
 
     pub async fn sign_out(&self, presented: &str) -> Result<(), AuthError> {

@@ -30,7 +30,8 @@ pub fn definitions() -> Vec<ObjectDef> {
                 "password_hash": {"type": "secret"},
                 "positions": {"type": "json"},
                 "is_platform_admin": {"type": "boolean"},
-                "banned": {"type": "boolean"}
+                "banned": {"type": "boolean"},
+                "must_change_password": {"type": "boolean"}
             }
         },
         {
