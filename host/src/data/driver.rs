@@ -478,7 +478,7 @@ impl Driver for SqlDriver {
                 },
             };
             tx.scalar(&Stmt {
-                sql: "SELECT 1".into(),
+                sql: "SELECT CAST(1 AS BIGINT)".into(),
                 params: vec![],
             })
             .await
