@@ -25,7 +25,7 @@ const OPAQUE: &[&str] = &[
 ];
 
 /// Differences in shape between `real` and `ours`, as JSON paths.
-fn shape_diff(path: &str, real: &Value, ours: &Value, out: &mut Vec<String>) {
+pub fn shape_diff(path: &str, real: &Value, ours: &Value, out: &mut Vec<String>) {
     match (real, ours) {
         (Value::Object(a), Value::Object(b)) => {
             for k in a.keys() {

@@ -11,6 +11,7 @@ mod engine_values;
 mod engine_writes;
 mod http_api;
 mod http_conformance;
+mod http_expense;
 mod schema_sync;
 mod seeds;
 mod units;

@@ -79,3 +79,63 @@ fn to_json(v: &CelValue) -> Result<Value, String> {
         }
     })
 }
+
+/// A compiled record-scoped expression (a formula field).
+pub struct Compiled {
+    program: Program,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compiled(CEL)")
+    }
+}
+
+pub fn compile(source: &str) -> Result<Compiled, String> {
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(format!(
+            "expression is longer than {MAX_EXPRESSION_LEN} characters"
+        ));
+    }
+    Program::compile(source)
+        .map(|program| Compiled { program })
+        .map_err(|e| format!("cannot parse CEL `{source}`: {e}"))
+}
+
+fn to_cel(v: &Value) -> CelValue {
+    match v {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => CelValue::Int(i),
+            None => CelValue::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => CelValue::String(std::sync::Arc::new(s.clone())),
+        Value::Array(items) => {
+            CelValue::List(std::sync::Arc::new(items.iter().map(to_cel).collect()))
+        }
+        Value::Object(m) => {
+            let map: std::collections::HashMap<String, CelValue> =
+                m.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            CelValue::from(map)
+        }
+    }
+}
+
+impl Compiled {
+    /// Evaluates with the record in scope as `record` (and, for artifacts written before protocol 17, each
+    /// field by its bare name).
+    pub fn evaluate_on(
+        &self,
+        record: &serde_json::Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, String> {
+        let mut ctx = clock_context(now);
+        for (k, v) in record {
+            ctx.add_variable_from_value(k.clone(), to_cel(v));
+        }
+        ctx.add_variable_from_value("record", to_cel(&Value::Object(record.clone())));
+        let value = self.program.execute(&ctx).map_err(|e| e.to_string())?;
+        to_json(&value)
+    }
+}

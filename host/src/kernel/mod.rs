@@ -130,6 +130,8 @@ pub struct Kernel {
     pub artifact: Arc<Artifact>,
     pub catalog: Arc<Catalog>,
     pub driver: Arc<dyn Driver>,
+    /// Formula fields, compiled once: (object, field) → expression.
+    formulas: HashMap<(String, String), crate::expr::Compiled>,
 }
 
 /// What `Kernel::boot` did.
@@ -161,10 +163,12 @@ impl Kernel {
         let schema = driver
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
+        let formulas = compile_formulas(&artifact);
         let kernel = Kernel {
             artifact: Arc::new(artifact),
             catalog: Arc::new(catalog),
             driver,
+            formulas,
         };
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))
@@ -230,6 +234,40 @@ impl Kernel {
         }
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// Fills formula fields from the stored fields (a formula that cannot be evaluated reads as null).
+    /// Only the selected ones when the query selects fields.
+    fn compute_formulas(
+        &self,
+        schema: &ObjectSchema,
+        selected: Option<&Vec<String>>,
+        records: &mut [Record],
+    ) {
+        let formulas: Vec<(&str, &crate::expr::Compiled)> = schema
+            .fields
+            .iter()
+            .filter(|f| f.ftype == FieldType::Formula)
+            .filter(|f| selected.is_none_or(|names| names.contains(&f.name)))
+            .filter_map(|f| {
+                self.formulas
+                    .get(&(schema.name.clone(), f.name.clone()))
+                    .map(|c| (f.name.as_str(), c))
+            })
+            .collect();
+        if formulas.is_empty() {
+            return;
+        }
+        let now = chrono::Utc::now();
+        for r in records.iter_mut() {
+            for (name, compiled) in &formulas {
+                let v = compiled.evaluate_on(r, now).unwrap_or_else(|e| {
+                    tracing::debug!(object = %schema.name, field = %name, "formula not evaluated: {e}");
+                    Value::Null
+                });
+                r.insert((*name).to_string(), v);
+            }
+        }
     }
 
     /// Parses a QueryAST body for an object, resolving macros for the principal.
@@ -390,6 +428,7 @@ impl Kernel {
         };
         self.expand(&mut *tx, principal, schema, q, &mut records)
             .await?;
+        self.compute_formulas(schema, q.fields.as_ref(), &mut records);
         project(q, &mut records);
         let has_more = page_has_more(q, records.len(), total);
         Ok(OpResult::List {
@@ -428,6 +467,7 @@ impl Kernel {
         }
         self.expand(&mut *tx, principal, schema, &q1, &mut records)
             .await?;
+        self.compute_formulas(schema, q1.fields.as_ref(), &mut records);
         project(&q1, &mut records);
         Ok(records.remove(0))
     }
@@ -482,6 +522,7 @@ impl Kernel {
                 }
                 let sub_q = self.scoped(principal, target, &sub_q);
                 let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
+                self.compute_formulas(target, sub_q.fields.as_ref(), &mut related);
                 self.expand(&mut *tx, principal, target, &sub_q, &mut related)
                     .await?;
                 let by_id: HashMap<String, Record> = related
@@ -633,6 +674,9 @@ impl Kernel {
             })
             .collect();
         tx.insert(schema, values).await?;
+        let mut out = [full];
+        self.compute_formulas(schema, None, &mut out);
+        let [full] = out;
         Ok(full)
     }
 
@@ -774,6 +818,9 @@ impl Kernel {
         for (k, v) in changes {
             merged.insert(k, v);
         }
+        let mut out = [merged];
+        self.compute_formulas(schema, None, &mut out);
+        let [merged] = out;
         Ok(merged)
     }
 
@@ -967,6 +1014,14 @@ fn page_has_more(q: &Query, returned: usize, total: Option<u64>) -> bool {
 fn select_columns<'a>(schema: &'a ObjectSchema, q: &Query) -> Vec<&'a FieldSchema> {
     match &q.fields {
         None => schema.stored_fields().collect(),
+        // A formula needs the fields it is computed from: read them all, the projection trims afterwards.
+        Some(names)
+            if names
+                .iter()
+                .any(|n| schema.field(n).is_some_and(|f| f.storage.is_none())) =>
+        {
+            schema.stored_fields().collect()
+        }
         Some(names) => {
             let mut cols: Vec<&FieldSchema> = names
                 .iter()
@@ -983,6 +1038,34 @@ fn select_columns<'a>(schema: &'a ObjectSchema, q: &Query) -> Vec<&'a FieldSchem
             cols
         }
     }
+}
+
+/// Formula expressions of the artifact, compiled; one that does not parse is reported and reads as null.
+fn compile_formulas(artifact: &Artifact) -> HashMap<(String, String), crate::expr::Compiled> {
+    let mut out = HashMap::new();
+    for o in &artifact.definition.objects {
+        for (name, f) in &o.fields {
+            if f.type_name != "formula" {
+                continue;
+            }
+            let Some(source) = f
+                .expression
+                .as_ref()
+                .and_then(|e| e.as_str().or_else(|| crate::expr::expression_source(e)))
+            else {
+                continue;
+            };
+            match crate::expr::compile(source) {
+                Ok(c) => {
+                    out.insert((o.name.clone(), name.clone()), c);
+                }
+                Err(e) => {
+                    tracing::warn!(object = %o.name, field = %name, "formula cannot be compiled: {e}")
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Keeps only the selected keys, in the order they were asked for.
