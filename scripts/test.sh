@@ -16,6 +16,13 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   pg_isready -h 127.0.0.1 -p 5432
 fi
 
+# Node 22 and the published @objectstack/client, into a cache folder (not the repository), for the client test.
+if NODE22=$(scripts/node-client.sh | tail -n1); then
+  export OBJECTOS_NODE22="$NODE22"
+else
+  echo "Node 22 / @objectstack/client could not be installed: the Node client test will say it is skipped"
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked

@@ -12,6 +12,7 @@ mod engine_writes;
 mod http_api;
 mod http_conformance;
 mod http_expense;
+mod node_client;
 mod schema_sync;
 mod seeds;
 mod units;
