@@ -195,6 +195,28 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> ExitCode {
     let started = std::time::Instant::now();
+    // The secret is checked before anything touches the database (a `--check` boot needs none).
+    let secret = match (args.auth_secret.clone(), args.dev || args.check) {
+        (Some(s), _) if s.len() >= 16 => s.into_bytes(),
+        (Some(_), _) => {
+            eprintln!("objectos serve: OS_AUTH_SECRET must be at least 16 characters");
+            return ExitCode::from(2);
+        }
+        (None, true) => {
+            tracing::warn!(
+                "--dev: no OS_AUTH_SECRET, using an ephemeral secret; sessions end when the server stops"
+            );
+            let mut bytes = [0u8; 32];
+            rand_bytes(&mut bytes);
+            bytes.to_vec()
+        }
+        (None, false) => {
+            eprintln!(
+                "objectos serve: OS_AUTH_SECRET is not set. Set it (16+ characters) to sign sessions, or pass --dev for an ephemeral one."
+            );
+            return ExitCode::from(2);
+        }
+    };
     let Some(spec) = args.positional.or(args.artifact).or(args.artifact_url) else {
         eprintln!(
             "objectos serve: no artifact given (pass a path, --artifact, --artifact-url, OS_ARTIFACT_PATH or OS_ARTIFACT_URL)"
@@ -250,27 +272,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let secret = match (args.auth_secret, args.dev) {
-        (Some(s), _) if s.len() >= 16 => s.into_bytes(),
-        (Some(_), _) => {
-            eprintln!("objectos serve: OS_AUTH_SECRET must be at least 16 characters");
-            return ExitCode::from(2);
-        }
-        (None, true) => {
-            tracing::warn!(
-                "--dev: no OS_AUTH_SECRET, using an ephemeral secret; sessions end when the server stops"
-            );
-            let mut bytes = [0u8; 32];
-            rand_bytes(&mut bytes);
-            bytes.to_vec()
-        }
-        (None, false) => {
-            eprintln!(
-                "objectos serve: OS_AUTH_SECRET is not set. Set it (16+ characters) to sign sessions, or pass --dev for an ephemeral one."
-            );
-            return ExitCode::from(2);
-        }
-    };
     let http = HttpConfig {
         default_page_size: args.default_page_size,
         max_page_size: args.max_page_size.max(1),

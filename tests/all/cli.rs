@@ -7,6 +7,8 @@ fn objectos(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_objectos"))
         .args(args)
         .env_remove("OS_DATABASE_URL")
+        .env_remove("OS_AUTH_SECRET")
+        .env_remove("OS_DEV")
         .output()
         .expect("run objectos");
     (
@@ -138,4 +140,32 @@ fn help_for_every_command() {
     ] {
         assert!(out.contains(flag), "serve --help lacks {flag}");
     }
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_auth_secret() {
+    let expense = repo_path("tests/fixtures/expense/objectstack.json");
+    let dir = std::env::temp_dir().join(format!("objectos-secret-{}", std::process::id()));
+    let url = format!("sqlite://{}", dir.join("app.db").display());
+    let (code, _, err) = objectos(&[
+        "serve",
+        expense.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "-p",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("OS_AUTH_SECRET is not set"), "{err}");
+    let (code, _, err) = objectos(&[
+        "serve",
+        expense.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--auth-secret",
+        "short",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("at least 16 characters"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
