@@ -50,6 +50,9 @@ for tool in wrk curl jq timeout; do
   command -v "$tool" > /dev/null || die "$tool is missing (apt-get install -y $tool)"
 done
 [ -f "$ARTIFACT" ] || die "missing $ARTIFACT"
+for w in $WORKLOADS; do
+  case $w in list | get | create | update) ;; *) die "unknown workload '$w' (list, get, create, update)" ;; esac
+done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/objectos-load.XXXXXX")
 PID=''
@@ -159,7 +162,6 @@ hwm_after_seed=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status")
 echo "# server workload rps p50_ms p99_ms errors"
 tag=$(printf '%x' $(( RANDOM % 4096 )))
 for w in $WORKLOADS; do
-  case $w in list | get | create | update) ;; *) die "unknown workload $w" ;; esac
   sleep 1
   res=$WORK/result-$w.txt
   rm -f "$res"

@@ -703,3 +703,39 @@ on_both_servers!(metadata_health_metrics, testapp(), |s| {
     assert!(text.contains("objectos_http_request_duration_seconds_bucket{family=\"meta\""));
     assert!(text.contains("objectos_db_pool_connections{state=\"open\"}"));
 });
+
+on_both_servers!(
+    clients_that_disconnect_do_not_break_writes,
+    testapp(),
+    |s| {
+        let token = admin(&s).await;
+        // Clients that give up at once: their requests are cut at every possible point of the write path.
+        let impatient = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let mut pending = Vec::new();
+        for i in 0..200 {
+            let req = impatient
+                .post(format!("{}/api/v1/data/t_category", s.base))
+                .bearer_auth(&token)
+                .json(&json!({"name": format!("cut{i}")}));
+            pending.push(tokio::spawn(async move { req.send().await.is_ok() }));
+        }
+        for p in pending {
+            let _ = p.await;
+        }
+        // Every later write still succeeds.
+        for i in 0..10 {
+            let r = s
+                .call(
+                    "POST",
+                    "/api/v1/data/t_category",
+                    json!({"name": format!("after{i}")}),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+        }
+    }
+);

@@ -323,9 +323,10 @@ impl ObjectSchema {
                 });
             }
         }
+        // Serves the tenant filter and the default order (created_at, id) of every list: a page is an index range.
         specs.push(IndexSpec {
-            name: format!("ix_{name}__organization_id"),
-            columns: vec!["organization_id".into()],
+            name: format!("ix_{name}__org_created"),
+            columns: vec!["organization_id".into(), "created_at".into(), "id".into()],
             unique: false,
         });
         for (i, idx) in indexes.iter().enumerate() {

@@ -66,9 +66,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
         .map_err(|e| {
             DataError::Unavailable(format!("cannot connect to PostgreSQL at {redacted}: {e}"))
         })?;
-    Ok(SqlDriver {
-        pool: SqlPool::Postgres(pool),
-    })
+    Ok(SqlDriver::new(SqlPool::Postgres(pool)))
 }
 
 fn db_error(e: sqlx::Error) -> DataError {

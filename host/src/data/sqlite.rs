@@ -57,9 +57,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
         .connect_with(options)
         .await
         .map_err(|e| DataError::Unavailable(format!("cannot open SQLite database '{url}': {e}")))?;
-    Ok(SqlDriver {
-        pool: SqlPool::Sqlite(pool),
-    })
+    Ok(SqlDriver::new(SqlPool::Sqlite(pool)))
 }
 
 fn db_error(e: sqlx::Error) -> DataError {

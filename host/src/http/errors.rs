@@ -70,6 +70,11 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         match self {
+            // Internal details go to the log (with the request id), not to the client.
+            ApiError::Data(DataError::Internal(_))
+            | ApiError::Auth(AuthError::Data(DataError::Internal(_))) => {
+                json!({"error": "Internal server error", "code": "INTERNAL_ERROR"})
+            }
             ApiError::Data(e) => e.to_wire(),
             ApiError::Auth(AuthError::Unauthenticated) => {
                 json!({"error": "UNAUTHENTICATED", "code": "UNAUTHENTICATED", "message": AuthError::Unauthenticated.to_string()})

@@ -199,6 +199,22 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
     response
 }
 
+/// Runs each request in its own task. A client that disconnects drops only the wait for the answer, never the
+/// handler half-way through a transaction (a cancelled `begin` once left a pooled SQLite connection holding the
+/// write lock, and every later write failed).
+async fn detach(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!("request task failed: {e}");
+            json_response(
+                500,
+                serde_json::json!({"error": "Internal server error", "code": "INTERNAL_ERROR"}),
+            )
+        }
+    }
+}
+
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::Plain {
         status: 404,
@@ -225,6 +241,7 @@ pub fn router(state: Shared) -> Router {
         .merge(data::routes())
         .merge(openapi::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn(detach))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.body_limit,
