@@ -456,3 +456,69 @@ on_both_drivers!(organizations_are_isolated, |k| {
     assert!(records.is_empty());
     let _ = mine;
 });
+
+/// Concurrent writers on SQLite share transactions (group commit): each still gets its own answer, and a write
+/// that fails rolls back alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_keeps_writes_independent() {
+    let dir = std::env::temp_dir().join(format!("objectos-group-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = format!("sqlite://{}", dir.join("app.db").display());
+    let artifact =
+        objectos_host::artifact::Artifact::from_value(crate::support::testapp()).unwrap();
+    let (kernel, _) = objectos_host::kernel::Kernel::boot(artifact, &crate::support::config(url))
+        .await
+        .unwrap();
+    let kernel = std::sync::Arc::new(kernel);
+    let mut tasks = Vec::new();
+    for i in 0..80 {
+        let k = kernel.clone();
+        // Every eighth write repeats a name that another write also uses: one of each pair must fail.
+        let name = if i % 8 == 7 {
+            format!("g{}", i - 7)
+        } else {
+            format!("g{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            let record = json!({"name": name, "qty": 1})
+                .as_object()
+                .cloned()
+                .unwrap();
+            k.execute(
+                &alice(),
+                DataOp::Create {
+                    object: "t_item".into(),
+                    record,
+                },
+            )
+            .await
+        }));
+    }
+    let (mut ok, mut unique) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(OpResult::Record(_)) => ok += 1,
+            Err(e) if e.code() == "UNIQUE_VIOLATION" => unique += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, unique), (70, 10));
+    let q = kernel
+        .parse_query(&alice(), "t_item", &json!({"limit": 1000}))
+        .unwrap();
+    let OpResult::List { total, .. } = kernel
+        .execute(
+            &alice(),
+            DataOp::Find {
+                object: "t_item".into(),
+                query: q,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(total, Some(70));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,6 +37,10 @@ pub trait Driver: Send + Sync {
     fn reader(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DataError>>;
     /// Whether the database answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), DataError>>;
+    /// Whether the database takes one writer at a time (then the kernel batches writes: group commit).
+    fn single_writer(&self) -> bool {
+        false
+    }
     /// Connections in the pool: (open, idle).
     fn pool_stats(&self) -> (u32, usize) {
         (0, 0)
@@ -95,6 +99,10 @@ pub trait Transaction: Send {
         organization_id: &'a str,
         owner_id: &'a str,
     ) -> BoxFuture<'a, Result<u64, DataError>>;
+    /// Savepoints around one write of a group commit.
+    fn savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>>;
+    fn release_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>>;
+    fn rollback_to_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>>;
     /// The next value of an autonumber counter.
     fn next_sequence<'a>(
         &'a mut self,
@@ -404,6 +412,44 @@ impl Transaction for SqlTransaction {
         })
     }
 
+    fn savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
+        Box::pin(async move {
+            self.execute(&Stmt {
+                sql: "SAVEPOINT objectos_write".into(),
+                params: vec![],
+            })
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn release_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
+        Box::pin(async move {
+            self.execute(&Stmt {
+                sql: "RELEASE SAVEPOINT objectos_write".into(),
+                params: vec![],
+            })
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn rollback_to_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
+        Box::pin(async move {
+            self.execute(&Stmt {
+                sql: "ROLLBACK TO SAVEPOINT objectos_write".into(),
+                params: vec![],
+            })
+            .await?;
+            self.execute(&Stmt {
+                sql: "RELEASE SAVEPOINT objectos_write".into(),
+                params: vec![],
+            })
+            .await
+            .map(|_| ())
+        })
+    }
+
     fn next_sequence<'a>(
         &'a mut self,
         object: &'a str,
@@ -442,6 +488,10 @@ impl Transaction for SqlTransaction {
 }
 
 impl Driver for SqlDriver {
+    fn single_writer(&self) -> bool {
+        matches!(self.pool, SqlPool::Sqlite(_))
+    }
+
     fn pool_stats(&self) -> (u32, usize) {
         match &self.pool {
             SqlPool::Sqlite(p) => (p.size(), p.num_idle()),

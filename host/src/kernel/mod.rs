@@ -2,6 +2,7 @@
 //! actions, a guest's `data` host call. Permission checks, hooks and audit join this path in later issues;
 //! nothing reaches a driver around it.
 
+mod group_commit;
 mod seeds;
 
 use crate::artifact::Artifact;
@@ -132,6 +133,8 @@ pub struct Kernel {
     pub driver: Arc<dyn Driver>,
     /// Formula fields, compiled once: (object, field) → expression.
     formulas: HashMap<(String, String), crate::expr::Compiled>,
+    /// Single-writer databases batch concurrent writes into one transaction.
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 /// What `Kernel::boot` did.
@@ -167,6 +170,9 @@ impl Kernel {
         let kernel = Kernel {
             artifact: Arc::new(artifact),
             catalog: Arc::new(catalog),
+            group_commit: driver
+                .single_writer()
+                .then(group_commit::GroupCommit::default),
             driver,
             formulas,
         };
@@ -293,6 +299,9 @@ impl Kernel {
                 // Validate the object before taking a write transaction.
                 if let Some(object) = write.object() {
                     self.object_for(principal, object)?;
+                }
+                if let Some(group) = &self.group_commit {
+                    return group.submit(self, principal, write).await;
                 }
                 let mut tx = self.driver.begin().await?;
                 let result = self.write_in(&mut *tx, principal, write).await?;
