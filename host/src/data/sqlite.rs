@@ -39,7 +39,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
         })
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(false);
+        .foreign_keys(false)
+        // Checkpoints run in the background (below), not inside the commit of whichever write crosses the
+        // threshold: with group commit that write carries a whole batch, and a checkpoint stall hit all of it.
+        .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
     let pool = SqlitePoolOptions::new()
         // An in-memory database lives in one connection.
         .max_connections(if memory { 1 } else { max_connections.max(1) })
@@ -57,6 +60,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
         .connect_with(options)
         .await
         .map_err(|e| DataError::Unavailable(format!("cannot open SQLite database '{url}': {e}")))?;
+    if !memory {
+        spawn_checkpointer(pool.clone());
+    }
     Ok(SqlDriver::new(SqlPool::Sqlite(pool)))
 }
 
@@ -93,4 +99,36 @@ pub async fn table_columns(
     rows.iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
         .collect()
+}
+
+/// Copies the WAL back into the database five times a second (PASSIVE: never waits for writers or readers), and
+/// truncates it when it has grown past 1 GiB; stops when the pool closes.
+fn spawn_checkpointer(pool: sqlx::SqlitePool) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await
+            {
+                Ok(row) => {
+                    let log_frames: i64 = row.try_get(1).unwrap_or(0);
+                    // 1 GiB of 4 KiB pages: take the brief write lock once to reset the file.
+                    if log_frames > 262_144 {
+                        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                            .execute(&pool)
+                            .await;
+                    }
+                }
+                Err(e) => tracing::debug!("background checkpoint: {e}"),
+            }
+        }
+    });
 }
