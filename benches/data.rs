@@ -137,7 +137,8 @@ fn engine_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, driver: &str,
     g.finish();
 }
 
-/// The same three operations as hand-written SQL through sqlx on one connection: the floor objectos is measured against.
+/// The same three operations as hand-written SQL through sqlx on one connection, with the same tenant filter:
+/// the floor objectos is measured against.
 mod baseline {
     use super::*;
 
@@ -170,13 +171,15 @@ mod baseline {
         g.bench_function("bare sqlx list-20 filter+sort", |b| {
             b.to_async(rt).iter(|| async {
                 let mut c = conn.lock().await;
-                let rows = sqlx::query("SELECT * FROM t_item WHERE status = ? AND qty >= ? ORDER BY qty DESC, id ASC LIMIT 20")
+                let rows = sqlx::query("SELECT * FROM t_item WHERE organization_id = ? AND status = ? AND qty >= ? ORDER BY qty DESC, id ASC LIMIT 20")
+                    .bind("bench_org")
                     .bind("open")
                     .bind(100.0)
                     .fetch_all(&mut *c)
                     .await
                     .expect("list");
-                let count: i64 = sqlx::query("SELECT COUNT(*) FROM t_item WHERE status = ? AND qty >= ?")
+                let count: i64 = sqlx::query("SELECT COUNT(*) FROM t_item WHERE organization_id = ? AND status = ? AND qty >= ?")
+                    .bind("bench_org")
                     .bind("open")
                     .bind(100.0)
                     .fetch_one(&mut *c)
@@ -189,7 +192,8 @@ mod baseline {
         g.bench_function("bare sqlx get-by-id", |b| {
             b.to_async(rt).iter(|| async {
                 let mut c = conn.lock().await;
-                let row = sqlx::query("SELECT * FROM t_item WHERE id = ?")
+                let row = sqlx::query("SELECT * FROM t_item WHERE organization_id = ? AND id = ?")
+                    .bind("bench_org")
                     .bind(id)
                     .fetch_one(&mut *c)
                     .await
@@ -239,13 +243,15 @@ mod baseline {
         g.bench_function("bare sqlx list-20 filter+sort", |b| {
             b.to_async(rt).iter(|| async {
                 let mut c = conn.lock().await;
-                let rows = sqlx::query("SELECT id, name, qty, price::float8 AS price, status FROM t_item WHERE status = $1 AND qty >= $2 ORDER BY qty DESC, id ASC LIMIT 20")
+                let rows = sqlx::query("SELECT id, name, qty, price::float8 AS price, status FROM t_item WHERE organization_id = $1 AND status = $2 AND qty >= $3 ORDER BY qty DESC, id ASC LIMIT 20")
+                    .bind("bench_org")
                     .bind("open")
                     .bind(100.0)
                     .fetch_all(&mut *c)
                     .await
                     .expect("list");
-                let count: i64 = sqlx::query("SELECT COUNT(*) FROM t_item WHERE status = $1 AND qty >= $2")
+                let count: i64 = sqlx::query("SELECT COUNT(*) FROM t_item WHERE organization_id = $1 AND status = $2 AND qty >= $3")
+                    .bind("bench_org")
                     .bind("open")
                     .bind(100.0)
                     .fetch_one(&mut *c)
@@ -258,7 +264,7 @@ mod baseline {
         g.bench_function("bare sqlx get-by-id", |b| {
             b.to_async(rt).iter(|| async {
                 let mut c = conn.lock().await;
-                let row = sqlx::query("SELECT id, name, qty, price::float8 AS price, status FROM t_item WHERE id = $1").bind(id).fetch_one(&mut *c).await.expect("get");
+                let row = sqlx::query("SELECT id, name, qty, price::float8 AS price, status FROM t_item WHERE organization_id = $1 AND id = $2").bind("bench_org").bind(id).fetch_one(&mut *c).await.expect("get");
                 row.get::<String, _>("name")
             })
         });
