@@ -98,8 +98,7 @@ async fn query(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let mut body = match body {
         Value::Object(m) => m,
         Value::Null => Map::new(),
@@ -135,8 +134,7 @@ async fn get_one(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let body = params::get_query(raw.as_deref())?;
     let query = s.kernel.parse_query(&who.principal, &object, &body)?;
     let record = record_of(
@@ -163,8 +161,7 @@ async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let record = match body {
         Value::Object(m) => m,
         other => {
@@ -228,8 +225,7 @@ async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let mut patch = match body {
         Value::Object(m) => m,
         other => {
@@ -266,8 +262,7 @@ async fn remove(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let mut from_query = Record::new();
     for (k, v) in params::pairs(raw.as_deref()) {
         if k == "expectedVersion" {
@@ -325,8 +320,7 @@ async fn create_many(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let records = records_array(&object, body, "createMany")?;
     let OpResult::Records(created) = s
         .kernel
@@ -445,6 +439,22 @@ fn options(body: &Value) -> (bool, bool) {
     (atomic && !continue_on_error, return_records)
 }
 
+/// The caller, who must be able to address `object` (404 `OBJECT_NOT_FOUND` otherwise).
+async fn caller_on(
+    s: &Shared,
+    headers: &HeaderMap,
+    object: &str,
+) -> Result<crate::security::auth::Identity, ApiError> {
+    let who = identity(s, headers).await?;
+    s.kernel.object_for(&who.principal, object)?;
+    Ok(who)
+}
+
+/// A multi-record body without its list: say what the route takes.
+fn usage(object: &str, what: &str) -> ApiError {
+    ApiError::bad_request("VALIDATION_FAILED", what.to_string()).with_object(object)
+}
+
 fn bad_item(object: &str, i: usize, what: &str) -> ApiError {
     ApiError::bad_request("VALIDATION_FAILED", format!("records[{i}]: {what}")).with_object(object)
 }
@@ -455,18 +465,16 @@ async fn update_many(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let items = body
         .get("records")
         .and_then(Value::as_array)
         .cloned()
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "VALIDATION_FAILED",
+            usage(
+                &object,
                 "updateMany takes {records: [{id, data}], options?}",
             )
-            .with_object(&object)
         })?;
     let mut ops = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -502,19 +510,12 @@ async fn delete_many(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let ids = body
         .get("ids")
         .and_then(Value::as_array)
         .cloned()
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "VALIDATION_FAILED",
-                "deleteMany takes {ids: [...], options?}",
-            )
-            .with_object(&object)
-        })?;
+        .ok_or_else(|| usage(&object, "deleteMany takes {ids: [...], options?}"))?;
     let mut ops = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         let id = id
@@ -539,8 +540,7 @@ async fn object_batch(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let who = identity(&s, &headers).await?;
-    s.kernel.object_for(&who.principal, &object)?;
+    let who = caller_on(&s, &headers, &object).await?;
     let operation = body.get("operation").and_then(Value::as_str).unwrap_or("");
     let items = body
         .get("records")
