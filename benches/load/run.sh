@@ -24,6 +24,7 @@
 # Environment: LOAD_THREADS (2), LOAD_CONNS (16), LOAD_SEED (1000),
 # LOAD_WORKLOADS ("list get create update"), LOAD_PORT (default: a free port),
 # LOAD_OUT (a dir that keeps wrk outputs, ids and server.log; default: none),
+# LOAD_DATABASE_URL (default: a fresh SQLite file; a postgres://…?schema=NAME URL must name an empty schema),
 # LOAD_START_TIMEOUT (60 s).
 # Needs: wrk (apt-get install -y wrk), curl, jq, coreutils timeout.
 set -euo pipefail
@@ -114,7 +115,7 @@ echo "# objectos load: $("$BIN" --version 2>/dev/null || echo '?') artifact=test
 echo "# wrk -t$THREADS -c$CONNS -d${SECS}s --timeout 10s; seed=$SEED; nproc=$(nproc); $(uptime | sed 's/^ *//')"
 t0=$(date +%s%N)
 OS_AUTH_SECRET="load-bench-secret-$RANDOM$RANDOM-0123456789" OS_LOG=warn \
-  "$BIN" serve "$ARTIFACT" --database-url "sqlite://$WORK/app.db" --host 127.0.0.1 -p "$PORT" \
+  "$BIN" serve "$ARTIFACT" --database-url "${LOAD_DATABASE_URL:-sqlite://$WORK/app.db}" --host 127.0.0.1 -p "$PORT" \
   > "$WORK/server.log" 2>&1 < /dev/null &
 PID=$!
 deadline=$(( t0 + START_TIMEOUT * 1000000000 ))
