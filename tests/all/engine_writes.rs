@@ -522,3 +522,20 @@ async fn group_commit_keeps_writes_independent() {
     assert_eq!(total, Some(70));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+on_both_drivers!(batches_cannot_reach_runtime_objects, |k| {
+    // Every operation of a batch is checked like a single one: a caller cannot write sys_* rows through it.
+    let rec = json!({"email": "x@example.com", "name": "mallory"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let op = DataOp::Batch {
+        operations: vec![DataOp::Create {
+            object: "sys_user".into(),
+            record: rec,
+        }],
+    };
+    let e = k.0.execute(&alice(), op).await.unwrap_err();
+    assert_eq!(e.code(), "OBJECT_NOT_FOUND");
+    assert!(e.to_string().contains("sys_user"), "{e}");
+});

@@ -321,13 +321,13 @@ impl Kernel {
         Box::pin(async move {
             match op {
                 DataOp::Create { object, record } => {
-                    let schema = self.object(&object)?.clone();
+                    let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.insert_in(tx, principal, &schema, record).await?,
                     ))
                 }
                 DataOp::CreateMany { object, records } => {
-                    let schema = self.object(&object)?.clone();
+                    let schema = self.object_for(principal, &object)?.clone();
                     let mut out = Vec::with_capacity(records.len());
                     for (i, record) in records.into_iter().enumerate() {
                         out.push(
@@ -344,7 +344,7 @@ impl Kernel {
                     patch,
                     expected_version,
                 } => {
-                    let schema = self.object(&object)?.clone();
+                    let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.update_in(
                             tx,
@@ -362,7 +362,7 @@ impl Kernel {
                     id,
                     expected_version,
                 } => {
-                    let schema = self.object(&object)?.clone();
+                    let schema = self.object_for(principal, &object)?.clone();
                     self.delete_in(
                         tx,
                         Some(principal),
