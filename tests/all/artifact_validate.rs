@@ -1,6 +1,6 @@
 //! Broken artifacts never half-boot: every problem is reported with its JSON path and a reason.
 
-use crate::support::{fixture_json, repo_path, testapp, upstream_fixtures};
+use crate::support::{fixture_json, testapp, upstream_fixtures};
 use objectos_host::artifact::{Artifact, ArtifactSource, inspect};
 use serde_json::{Value, json};
 
@@ -334,5 +334,4 @@ fn object_extensions_are_merged() {
             .any(|p| p.starts_with("objectExtensions[0].extend: object \"t_nope\" does not exist")),
         "{found:?}"
     );
-    let _ = repo_path("");
 }

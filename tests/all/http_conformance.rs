@@ -399,8 +399,6 @@ fn calls() -> Vec<(&'static str, &'static str, &'static str, Value)> {
 }
 
 async fn replay(server: &Server, dir: &Path) -> (usize, Vec<String>) {
-    let app = dir.parent().expect("upstream dir");
-    let _ = app;
     let mut token: Option<String> = None;
     let mut id = String::new();
     let (mut matched, mut report) = (0, Vec::new());

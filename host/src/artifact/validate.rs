@@ -196,13 +196,12 @@ pub fn validate(raw: &Value) -> ValidationReport {
         check_object(i, obj, &fields_of, &known_object, &datasources, &mut report);
     }
     for (i, ext) in array(root, "objectExtensions").iter().enumerate() {
-        if let (Some(target), Some(Value::Object(fields))) =
+        if let (Some(_), Some(Value::Object(fields))) =
             (ext.get("extend").and_then(Value::as_str), ext.get("fields"))
         {
             for (fname, fdef) in fields {
                 check_field(
                     &format!("objectExtensions[{i}].fields.{fname}"),
-                    target,
                     fname,
                     fdef,
                     &fields_of,
@@ -388,7 +387,6 @@ fn check_object(
     for (fname, fdef) in fields {
         check_field(
             &format!("{path}.fields.{fname}"),
-            name,
             fname,
             fdef,
             fields_of,
@@ -470,7 +468,6 @@ fn check_object(
 
 fn check_field(
     path: &str,
-    object: &str,
     name: &str,
     def: &Value,
     fields_of: &HashMap<String, Map<String, Value>>,
@@ -668,7 +665,6 @@ fn check_field(
     if let Some(default) = &field.default_value {
         check_default(path, ftype, &field, default, report);
     }
-    let _ = object;
 }
 
 fn check_options(

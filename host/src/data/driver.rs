@@ -140,13 +140,6 @@ impl SqlDriver {
             SqlPool::Postgres(_) => Dialect::Postgres,
         }
     }
-
-    pub async fn close(&self) {
-        match &self.pool {
-            SqlPool::Sqlite(p) => p.close().await,
-            SqlPool::Postgres(p) => p.close().await,
-        }
-    }
 }
 
 enum Conn {

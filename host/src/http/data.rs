@@ -342,36 +342,30 @@ async fn create_many(
     ))
 }
 
-/// `{success, total, succeeded, failed, results: [{id, success, data?, errors?, index}]}` of a batch that ran.
-fn batch_report(
-    ops: &[(Option<String>, usize)],
-    results: Vec<OpResult>,
-    return_records: bool,
-) -> Value {
-    let results: Vec<Value> = results
-        .into_iter()
-        .zip(ops)
-        .map(|(r, (id, index))| {
-            let (id, data) = match r {
-                OpResult::Record(rec) => (
-                    rec.get("id").cloned().unwrap_or(Value::Null),
-                    Some(Value::Object(rec)),
-                ),
-                OpResult::Deleted { id } => (Value::String(id), None),
-                _ => (id.clone().map(Value::String).unwrap_or(Value::Null), None),
-            };
-            let mut m = Map::new();
-            m.insert("id".into(), id);
-            m.insert("success".into(), Value::Bool(true));
-            m.insert("index".into(), json!(index));
-            if return_records && let Some(d) = data {
-                m.insert("data".into(), d);
-            }
-            Value::Object(m)
-        })
-        .collect();
+/// One succeeded operation of a batch: `{id, success: true, index, data?}`.
+fn result_entry(r: OpResult, id: &Option<String>, index: usize, return_records: bool) -> Value {
+    let (id, data) = match r {
+        OpResult::Record(rec) => (
+            rec.get("id").cloned().unwrap_or(Value::Null),
+            Some(Value::Object(rec)),
+        ),
+        OpResult::Deleted { id } => (Value::String(id), None),
+        _ => (id.clone().map(Value::String).unwrap_or(Value::Null), None),
+    };
+    let mut m = Map::new();
+    m.insert("id".into(), id);
+    m.insert("success".into(), Value::Bool(true));
+    m.insert("index".into(), json!(index));
+    if return_records && let Some(d) = data {
+        m.insert("data".into(), d);
+    }
+    Value::Object(m)
+}
+
+/// `{success, total, succeeded, failed, results}` of a batch that ran.
+fn batch_report(results: Vec<Value>, failed: usize) -> Value {
     let n = results.len();
-    json!({"success": true, "total": n, "succeeded": n, "failed": 0, "results": results})
+    json!({"success": failed == 0, "total": n, "succeeded": n - failed, "failed": failed, "results": results})
 }
 
 async fn run_batch(
@@ -397,17 +391,19 @@ async fn run_batch(
         else {
             return Err(DataError::Internal("unexpected result".into()).into());
         };
-        return Ok(batch_report(&meta, results, return_records));
+        let entries = results
+            .into_iter()
+            .zip(&meta)
+            .map(|(r, (id, index))| result_entry(r, id, *index, return_records))
+            .collect();
+        return Ok(batch_report(entries, 0));
     }
     // continueOnError: each operation commits or fails on its own.
     let mut results = Vec::with_capacity(ops.len());
     let mut failed = 0;
     for (op, (id, index)) in ops.into_iter().zip(&meta) {
         match s.kernel.execute(principal, op).await {
-            Ok(r) => results.push(
-                batch_report(&[(id.clone(), *index)], vec![r], return_records)["results"][0]
-                    .clone(),
-            ),
+            Ok(r) => results.push(result_entry(r, id, *index, return_records)),
             Err(e) => {
                 failed += 1;
                 results.push(
@@ -416,10 +412,7 @@ async fn run_batch(
             }
         }
     }
-    let n = results.len();
-    Ok(
-        json!({"success": failed == 0, "total": n, "succeeded": n - failed, "failed": failed, "results": results}),
-    )
+    Ok(batch_report(results, failed))
 }
 
 fn options(body: &Value) -> (bool, bool) {

@@ -3,7 +3,6 @@
 
 use super::{Shared, json_response};
 use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -16,17 +15,10 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/discovery", get(bare))
 }
 
-pub fn discovery(s: &Shared) -> Value {
-    let manifest = s
-        .kernel
-        .artifact
-        .definition
-        .manifest
-        .clone()
-        .unwrap_or_default();
+/// What this build serves; it does not depend on the artifact.
+pub fn discovery() -> Value {
     let available = |route: &str| json!({"enabled": true, "status": "available", "handlerReady": true, "route": route, "provider": "objectos"});
     let missing = |why: &str| json!({"enabled": false, "status": "unavailable", "handlerReady": false, "message": why});
-    let _ = manifest;
     json!({
         "name": "objectos",
         "apiName": "ObjectStack API",
@@ -54,8 +46,8 @@ pub fn discovery(s: &Shared) -> Value {
 }
 
 /// The wrapped `/.well-known` form carries fewer keys than the bare one, as the real server's does.
-fn well_known_payload(s: &Shared) -> Value {
-    let mut d = discovery(s);
+fn well_known_payload() -> Value {
+    let mut d = discovery();
     if let Some(m) = d.as_object_mut() {
         for k in ["apiName", "scoping"] {
             m.shift_remove(k);
@@ -70,13 +62,13 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-async fn well_known(State(s): State<Shared>) -> Response {
+async fn well_known() -> Response {
     no_store(json_response(
         200,
-        json!({"success": true, "data": well_known_payload(&s)}),
+        json!({"success": true, "data": well_known_payload()}),
     ))
 }
 
-async fn bare(State(s): State<Shared>) -> Response {
-    no_store(json_response(200, discovery(&s)))
+async fn bare() -> Response {
+    no_store(json_response(200, discovery()))
 }

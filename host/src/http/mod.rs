@@ -13,7 +13,7 @@ pub mod params;
 use crate::kernel::Kernel;
 use crate::security::auth::{AuthError, AuthService, Identity};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -268,12 +268,4 @@ pub async fn serve(
 pub fn json_response(status: u16, body: Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     (status, axum::Json(body)).into_response()
-}
-
-/// An empty body, for HEAD-like answers.
-pub fn empty(status: StatusCode) -> Response {
-    Response::builder()
-        .status(status)
-        .body(Body::empty())
-        .unwrap_or_default()
 }

@@ -201,6 +201,34 @@ impl AuthService {
         }
     }
 
+    /// Writes one row of a runtime-provided object and returns it as stored.
+    async fn write_row(&self, principal: &Principal, op: DataOp) -> Result<Record, DataError> {
+        match self.kernel.execute(principal, op).await? {
+            OpResult::Record(r) => Ok(r),
+            _ => Err(DataError::Internal("unexpected result".into())),
+        }
+    }
+
+    /// Deletes the row of `object` that `row` was read from.
+    async fn delete_row(&self, object: &str, row: &Record) -> Result<(), DataError> {
+        let id = row
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        self.kernel
+            .execute(
+                &Principal::system(),
+                DataOp::Delete {
+                    object: object.into(),
+                    id,
+                    expected_version: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn user_count(&self) -> Result<u64, DataError> {
         let query = Query {
             limit: Some(1),
@@ -424,8 +452,7 @@ impl AuthService {
             "must_change_password": !is_platform_admin && admin_created
         }));
         match self
-            .kernel
-            .execute(
+            .write_row(
                 &as_user,
                 DataOp::Create {
                     object: USER.into(),
@@ -434,10 +461,7 @@ impl AuthService {
             )
             .await
         {
-            Ok(OpResult::Record(r)) => Ok(r),
-            Ok(_) => Err(AuthError::Data(DataError::Internal(
-                "unexpected result".into(),
-            ))),
+            Ok(r) => Ok(r),
             Err(DataError::Unique { .. }) => Err(AuthError::UserExists),
             Err(e) => Err(e.into()),
         }
@@ -505,11 +529,7 @@ impl AuthService {
             patch,
             expected_version: None,
         };
-        let OpResult::Record(updated) = self.kernel.execute(&Principal::system(), op).await? else {
-            return Err(AuthError::Data(DataError::Internal(
-                "unexpected result".into(),
-            )));
-        };
+        let updated = self.write_row(&Principal::system(), op).await?;
         self.sessions.lock().map(|mut s| s.clear()).ok();
         Ok(public_user(&updated, false))
     }
@@ -536,21 +556,15 @@ impl AuthService {
         let rec = obj(
             json!({"name": name.trim(), "key_hash": sha256_hex(&key), "key_prefix": &key[..12], "user_id": user_id, "revoked": false}),
         );
-        let OpResult::Record(row) = self
-            .kernel
-            .execute(
+        let row = self
+            .write_row(
                 &as_admin,
                 DataOp::Create {
                     object: API_KEY.into(),
                     record: rec,
                 },
             )
-            .await?
-        else {
-            return Err(AuthError::Data(DataError::Internal(
-                "unexpected result".into(),
-            )));
-        };
+            .await?;
         let mut shown = Record::new();
         for k in ["id", "name", "key_prefix", "created_at"] {
             shown.insert(k.into(), row.get(k).cloned().unwrap_or(Value::Null));
@@ -671,21 +685,15 @@ impl AuthService {
             json!({"token_hash": sha256_hex(&token), "user_id": user_id, "expires_at": expires, "active_organization_id": org,
             "ip_address": ip, "user_agent": user_agent}),
         );
-        let OpResult::Record(session) = self
-            .kernel
-            .execute(
+        let session = self
+            .write_row(
                 &as_user,
                 DataOp::Create {
                     object: SESSION.into(),
                     record: rec,
                 },
             )
-            .await?
-        else {
-            return Err(AuthError::Data(DataError::Internal(
-                "unexpected result".into(),
-            )));
-        };
+            .await?;
         let identity = identity_of(user, Some(session), Some(token.clone()));
         Ok(SignedIn {
             signed_token: self.sign(&token),
@@ -832,21 +840,7 @@ impl AuthService {
                     if s.get("token_hash").and_then(Value::as_str) == current_hash.as_deref() {
                         continue;
                     }
-                    let id = s
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    self.kernel
-                        .execute(
-                            &Principal::system(),
-                            DataOp::Delete {
-                                object: SESSION.into(),
-                                id,
-                                expected_version: None,
-                            },
-                        )
-                        .await?;
+                    self.delete_row(SESSION, &s).await?;
                 }
             }
         }
@@ -865,21 +859,7 @@ impl AuthService {
             cache.remove(&hash);
         }
         if let Some(session) = self.find_one(SESSION, eq("token_hash", &hash)).await? {
-            let id = session
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            self.kernel
-                .execute(
-                    &Principal::system(),
-                    DataOp::Delete {
-                        object: SESSION.into(),
-                        id,
-                        expected_version: None,
-                    },
-                )
-                .await?;
+            self.delete_row(SESSION, &session).await?;
         }
         Ok(())
     }
