@@ -27,12 +27,12 @@ fn principal() -> Principal {
     Principal::user("bench_user", Some("bench_org"))
 }
 
-async fn boot(url: &str) -> Kernel {
+async fn boot(url: &str) -> std::sync::Arc<Kernel> {
     let cfg = RuntimeConfig {
         database_url: url.to_string(),
-        allow_destructive_migrations: false,
         seed_environment: SeedEnvironment::Test,
         max_connections: 4,
+        ..RuntimeConfig::default()
     };
     let (k, _) = Kernel::boot(artifact(), &cfg).await.expect("boot");
     let statuses = ["open", "closed", "archived"];

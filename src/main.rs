@@ -6,7 +6,6 @@ use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url
 use objectos_host::http::{AppState, HttpConfig};
 use objectos_host::kernel::Kernel;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 fn rand_bytes(buf: &mut [u8]) {
     use ring::rand::SecureRandom;
@@ -102,6 +101,9 @@ struct ServeArgs {
     /// Boot (validate, migrate, seed), print the report and exit instead of serving.
     #[arg(long)]
     check: bool,
+
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 fn parse_env(s: &str) -> Result<SeedEnvironment, String> {
@@ -246,6 +248,9 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         allow_destructive_migrations: args.allow_destructive_migrations,
         seed_environment: args.seed_env,
         max_connections: args.max_connections,
+        sandbox: args.sandbox.limits(),
+        engine: args.sandbox.engine(),
+        shared_sandbox: None,
     };
     let (kernel, report) = match Kernel::boot(artifact, &config).await {
         Ok(k) => k,
@@ -281,7 +286,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         body_limit: args.body_limit,
         open_signup: args.open_signup,
     };
-    let state = AppState::new(Arc::new(kernel), &secret, http);
+    let state = AppState::new(kernel, &secret, http);
     if let Err(e) = state.auth.adopt_seeds().await {
         eprintln!("objectos serve: cannot assign seed rows to the default organization: {e}");
         return ExitCode::from(2);
@@ -307,4 +312,65 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Limits for untrusted code (hook, action and function bodies); see the README's sandbox section.
+#[derive(clap::Args, Debug)]
+struct SandboxArgs {
+    /// Fuel per hook invocation.
+    #[arg(long, env = "OS_HOOK_FUEL", default_value_t = 10_000_000)]
+    hook_fuel: u64,
+    /// Wall-clock deadline per hook invocation (a body's timeoutMs overrides).
+    #[arg(long, env = "OS_HOOK_TIMEOUT_MS", default_value_t = 250)]
+    hook_timeout_ms: u64,
+    /// Memory cap per hook invocation (a body's memoryMb overrides).
+    #[arg(long, env = "OS_HOOK_MEMORY_MB", default_value_t = 32)]
+    hook_memory_mb: u64,
+    /// Fuel per action or function invocation.
+    #[arg(long, env = "OS_FUNCTION_FUEL", default_value_t = 100_000_000)]
+    function_fuel: u64,
+    #[arg(long, env = "OS_FUNCTION_TIMEOUT_MS", default_value_t = 5_000)]
+    function_timeout_ms: u64,
+    #[arg(long, env = "OS_FUNCTION_MEMORY_MB", default_value_t = 64)]
+    function_memory_mb: u64,
+    /// Largest JSON a body may return, in KiB.
+    #[arg(long, env = "OS_SANDBOX_MAX_OUTPUT_KB", default_value_t = 1024)]
+    sandbox_max_output_kb: usize,
+    /// Concurrent invocations (instance pool slots).
+    #[arg(long, env = "OS_SANDBOX_POOL", default_value_t = 128)]
+    sandbox_pool: u32,
+    /// Where compiled components are cached ("" turns the cache off).
+    #[arg(long, env = "OS_SANDBOX_CACHE_DIR", default_value = ".data/wasm-cache")]
+    sandbox_cache_dir: String,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> objectos_host::sandbox::SandboxConfig {
+        use objectos_host::sandbox::{Limits, SandboxConfig};
+        use std::time::Duration;
+        let mb = |m: u64| (m.min(objectos_host::sandbox::limits::MAX_BODY_MEMORY_MB) as usize) << 20;
+        SandboxConfig {
+            hook: Limits {
+                fuel: self.hook_fuel,
+                timeout: Duration::from_millis(self.hook_timeout_ms),
+                memory_bytes: mb(self.hook_memory_mb),
+            },
+            function: Limits {
+                fuel: self.function_fuel,
+                timeout: Duration::from_millis(self.function_timeout_ms),
+                memory_bytes: mb(self.function_memory_mb),
+            },
+            max_output_bytes: self.sandbox_max_output_kb * 1024,
+            ..SandboxConfig::default()
+        }
+    }
+
+    fn engine(&self) -> objectos_host::sandbox::EngineConfig {
+        objectos_host::sandbox::EngineConfig {
+            pool_instances: self.sandbox_pool,
+            cache_dir: (!self.sandbox_cache_dir.is_empty())
+                .then(|| std::path::PathBuf::from(&self.sandbox_cache_dir)),
+            ..Default::default()
+        }
+    }
 }

@@ -40,6 +40,12 @@ pub struct RuntimeConfig {
     pub seed_environment: SeedEnvironment,
     /// Maximum connections in the database pool.
     pub max_connections: u32,
+    /// Limits for hook, action and function bodies.
+    pub sandbox: crate::sandbox::SandboxConfig,
+    /// The Wasm engine's settings (used when no `shared_sandbox` is given).
+    pub engine: crate::sandbox::EngineConfig,
+    /// An engine to share (tests and embedders running several kernels in one process).
+    pub shared_sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +55,9 @@ impl Default for RuntimeConfig {
             allow_destructive_migrations: false,
             seed_environment: SeedEnvironment::Prod,
             max_connections: 8,
+            sandbox: Default::default(),
+            engine: Default::default(),
+            shared_sandbox: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod expr;
 pub mod http;
 pub mod kernel;
+pub mod sandbox;
 pub mod security;
 
 pub use kernel::{DataOp, Kernel, OpResult, Principal};

@@ -469,7 +469,6 @@ async fn group_commit_keeps_writes_independent() {
     let (kernel, _) = objectos_host::kernel::Kernel::boot(artifact, &crate::support::config(url))
         .await
         .unwrap();
-    let kernel = std::sync::Arc::new(kernel);
     let mut tasks = Vec::new();
     for i in 0..80 {
         let k = kernel.clone();

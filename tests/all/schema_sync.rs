@@ -9,7 +9,7 @@ async fn boot_with(
     url: &str,
     artifact: Value,
     allow_destructive: bool,
-) -> Result<Kernel, objectos_host::data::DataError> {
+) -> Result<std::sync::Arc<Kernel>, objectos_host::data::DataError> {
     let mut cfg = config(url.to_string());
     cfg.allow_destructive_migrations = allow_destructive;
     Kernel::boot(Artifact::from_value(artifact).expect("valid"), &cfg)

@@ -75,13 +75,26 @@ pub async fn drop_pg_schema(schema: &str) {
 pub fn config(url: String) -> RuntimeConfig {
     RuntimeConfig {
         database_url: url,
-        allow_destructive_migrations: false,
         seed_environment: SeedEnvironment::Test,
         max_connections: 4,
+        shared_sandbox: Some(shared_sandbox()),
+        ..RuntimeConfig::default()
     }
 }
 
-pub async fn boot(db: Db, test: &str, artifact: Value) -> Kernel {
+/// One Wasm engine for the whole test binary (each kernel gets its own limits on it).
+pub fn shared_sandbox() -> objectos_host::sandbox::Sandbox {
+    static SANDBOX: std::sync::OnceLock<objectos_host::sandbox::Sandbox> =
+        std::sync::OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            objectos_host::sandbox::Sandbox::new(Default::default(), Default::default())
+                .expect("the Wasm engine starts")
+        })
+        .clone()
+}
+
+pub async fn boot(db: Db, test: &str, artifact: Value) -> std::sync::Arc<Kernel> {
     let artifact = Artifact::from_value(artifact).expect("artifact is valid");
     let url = database_url(db, test).await;
     let (kernel, _) = Kernel::boot(artifact, &config(url))
@@ -295,7 +308,6 @@ pub async fn start_server(
     let (kernel, _) = Kernel::boot(artifact, &config(url))
         .await
         .expect("kernel boots");
-    let kernel = std::sync::Arc::new(kernel);
     let state = objectos_host::http::AppState::new(kernel.clone(), b"test-secret-0123456789", http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1001,17 +1001,42 @@ fn check_body(path: &str, body: &Value, report: &mut ValidationReport) {
             );
         }
         match body.get("sha256").and_then(Value::as_str) {
-            Some(h) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => {}
+            Some(h) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => {
+                if let Some(encoded) = body.get("component").and_then(Value::as_str) {
+                    use base64::Engine as _;
+                    match base64::engine::general_purpose::STANDARD.decode(encoded) {
+                        Ok(bytes) => {
+                            let actual = hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes));
+                            if !actual.eq_ignore_ascii_case(h) {
+                                report.error(
+                                    format!("{path}.sha256"),
+                                    format!("does not match the component: its SHA-256 is {actual}"),
+                                );
+                            }
+                        }
+                        Err(e) => report.error(
+                            format!("{path}.component"),
+                            format!("is not valid base64: {e}"),
+                        ),
+                    }
+                }
+            }
             _ => report.error(
                 format!("{path}.sha256"),
                 "a wasm body needs the component's SHA-256 (64 hex)",
             ),
         }
-    } else if body
+    } else if let Some(source) = body
         .get("source")
         .and_then(Value::as_str)
-        .is_none_or(|s| s.trim().is_empty())
+        .filter(|s| !s.trim().is_empty())
     {
+        if language == "expression"
+            && let Err(e) = crate::expr::compile(source)
+        {
+            report.error(format!("{path}.source"), e);
+        }
+    } else {
         report.error(
             format!("{path}.source"),
             format!("a {language} body needs its source"),

@@ -100,6 +100,26 @@ pub enum DataError {
     Schema(String),
     #[error("Internal error: {0}")]
     Internal(String),
+    /// Untrusted code (a hook, action or function body) failed; the error says how.
+    #[error("{0}")]
+    Sandbox(crate::sandbox::SandboxError),
+    /// A body that cannot run here (a JavaScript body before the JS runtime, a `runtimeModule` handler).
+    #[error("{name} cannot run: {reason}")]
+    FunctionUnavailable { name: String, reason: String },
+    #[error("Action '{action}' is not defined for {object}")]
+    ActionNotFound { object: String, action: String },
+    /// The action exists but its `visible` / `disabled` condition or `requiredPermissions` refuse it.
+    #[error("{message}")]
+    ActionRefused {
+        object: String,
+        action: String,
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    /// Hooks writing records whose hooks write records… deeper than the limit.
+    #[error("Hooks nest deeper than {0} levels (a hook's write fired hooks that wrote again)")]
+    HookDepth(usize),
 }
 
 impl DataError {
@@ -115,7 +135,11 @@ impl DataError {
             | DataError::DeleteRestricted { .. }
             | DataError::ConcurrentUpdate { .. } => 409,
             DataError::Unavailable(_) => 503,
-            DataError::Schema(_) | DataError::Internal(_) => 500,
+            DataError::Schema(_) | DataError::Internal(_) | DataError::HookDepth(_) => 500,
+            DataError::Sandbox(e) => e.status(),
+            DataError::FunctionUnavailable { .. } => 501,
+            DataError::ActionNotFound { .. } => 404,
+            DataError::ActionRefused { status, .. } => *status,
         }
     }
 
@@ -134,6 +158,11 @@ impl DataError {
             DataError::Unavailable(_) => "ERR_DATASOURCE_UNAVAILABLE",
             DataError::Schema(_) => "SCHEMA_SYNC_FAILED",
             DataError::Internal(_) => "INTERNAL_ERROR",
+            DataError::Sandbox(e) => e.code(),
+            DataError::FunctionUnavailable { .. } => "FUNCTION_UNAVAILABLE",
+            DataError::ActionNotFound { .. } => "ACTION_NOT_FOUND",
+            DataError::ActionRefused { code, .. } => code,
+            DataError::HookDepth(_) => "HOOK_DEPTH_EXCEEDED",
         }
     }
 
@@ -148,7 +177,9 @@ impl DataError {
             | DataError::Validation { object, .. }
             | DataError::Unique { object, .. }
             | DataError::DeleteRestricted { object, .. }
-            | DataError::ConcurrentUpdate { object, .. } => Some(object),
+            | DataError::ConcurrentUpdate { object, .. }
+            | DataError::ActionNotFound { object, .. }
+            | DataError::ActionRefused { object, .. } => Some(object),
             _ => None,
         }
     }

@@ -138,4 +138,24 @@ impl Compiled {
         let value = self.program.execute(&ctx).map_err(|e| e.to_string())?;
         to_json(&value)
     }
+
+    /// Evaluates with the record in scope (as `record` and by bare field names) plus other named roots
+    /// (`previous`, `user`, `params`, …).
+    pub fn evaluate_in(
+        &self,
+        record: &serde_json::Map<String, Value>,
+        roots: &[(&str, &Value)],
+        now: DateTime<Utc>,
+    ) -> Result<Value, String> {
+        let mut ctx = clock_context(now);
+        for (k, v) in record {
+            ctx.add_variable_from_value(k.clone(), to_cel(v));
+        }
+        ctx.add_variable_from_value("record", to_cel(&Value::Object(record.clone())));
+        for (name, v) in roots {
+            ctx.add_variable_from_value(name.to_string(), to_cel(v));
+        }
+        let value = self.program.execute(&ctx).map_err(|e| e.to_string())?;
+        to_json(&value)
+    }
 }

@@ -71,6 +71,8 @@ pub fn route_family(path: &str) -> &'static str {
     let p = path.trim_start_matches("/api/v1");
     if p.starts_with("/data") {
         "data"
+    } else if p.starts_with("/actions") {
+        "actions"
     } else if p.starts_with("/batch") {
         "batch"
     } else if p.starts_with("/meta") {

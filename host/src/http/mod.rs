@@ -1,6 +1,7 @@
 //! The REST surface, wire-compatible with ObjectStack 17 (WIRE.md §4). One file per route family; every data
 //! call goes through `Kernel::execute` as the authenticated principal.
 
+pub mod actions;
 pub mod auth;
 pub mod data;
 pub mod discovery;
@@ -239,6 +240,7 @@ pub fn router(state: Shared) -> Router {
         .merge(auth::routes())
         .merge(meta::routes())
         .merge(data::routes())
+        .merge(actions::routes())
         .merge(openapi::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(detach))

@@ -3,6 +3,7 @@
 //! ONE transaction, each inside its own savepoint (a failing write rolls back alone), then commits once and
 //! hands every caller its own result. Nobody is answered before the commit that holds their write.
 
+use super::hooks::WriteCx;
 use super::{DataOp, Kernel, OpResult, Principal};
 use crate::data::error::DataError;
 use std::sync::Mutex;
@@ -14,6 +15,7 @@ const MAX_BATCH: usize = 128;
 struct Job {
     principal: Principal,
     op: DataOp,
+    depth: usize,
     reply: oneshot::Sender<Result<OpResult, DataError>>,
 }
 
@@ -29,6 +31,7 @@ impl GroupCommit {
         kernel: &Kernel,
         principal: &Principal,
         op: DataOp,
+        depth: usize,
     ) -> Result<OpResult, DataError> {
         let (reply, mut answer) = oneshot::channel();
         self.pending
@@ -37,6 +40,7 @@ impl GroupCommit {
             .push(Job {
                 principal: principal.clone(),
                 op,
+                depth,
                 reply,
             });
         loop {
@@ -73,6 +77,7 @@ impl GroupCommit {
             }
         };
         let mut results = Vec::with_capacity(jobs.len());
+        let mut deferred = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         let mut broken: Option<String> = None;
         for job in jobs {
@@ -86,7 +91,13 @@ impl GroupCommit {
                 results.push(Err(e));
                 continue;
             }
-            let result = kernel.write_in(&mut *tx, &job.principal, job.op).await;
+            let mut cx = WriteCx::at_depth(job.depth);
+            let result = kernel
+                .write_in(&mut *tx, &job.principal, job.op, &mut cx)
+                .await;
+            if result.is_ok() {
+                deferred.push(cx.after_commit);
+            }
             let settled = if result.is_ok() {
                 tx.release_savepoint().await
             } else {
@@ -101,6 +112,11 @@ impl GroupCommit {
             None => tx.commit().await,
             Some(why) => Err(DataError::Internal(why)),
         };
+        if committed.is_ok() {
+            for jobs in deferred {
+                kernel.spawn_after_commit(jobs);
+            }
+        }
         for (reply, result) in replies.into_iter().zip(results) {
             let answer = match (&committed, result) {
                 (Ok(()), r) => r,

@@ -2,7 +2,9 @@
 //! actions, a guest's `data` host call. Permission checks, hooks and audit join this path in later issues;
 //! nothing reaches a driver around it.
 
+pub mod actions;
 mod group_commit;
+pub mod hooks;
 mod seeds;
 
 use crate::artifact::Artifact;
@@ -19,8 +21,9 @@ use futures_util::future::BoxFuture;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use hooks::{EventInput, WriteCx};
 pub use seeds::SeedReport;
 
 /// Who is asking. Every operation runs as a principal; there is no anonymous data access.
@@ -135,6 +138,15 @@ pub struct Kernel {
     formulas: HashMap<(String, String), crate::expr::Compiled>,
     /// Single-writer databases batch concurrent writes into one transaction.
     group_commit: Option<group_commit::GroupCommit>,
+    /// The artifact's hooks, compiled.
+    pub hooks: hooks::Hooks,
+    /// Actions and functions, compiled.
+    pub actions: actions::Actions,
+    /// Where Wasm bodies run (none when the artifact has none).
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+    sandbox_config: crate::sandbox::SandboxConfig,
+    /// This kernel, for work that outlives a request (async after-hooks).
+    me: Weak<Kernel>,
 }
 
 /// What `Kernel::boot` did.
@@ -149,7 +161,7 @@ impl Kernel {
     pub async fn boot(
         artifact: Artifact,
         config: &RuntimeConfig,
-    ) -> Result<(Kernel, BootReport), DataError> {
+    ) -> Result<(Arc<Kernel>, BootReport), DataError> {
         let driver = crate::data::connect(&config.database_url, config.max_connections).await?;
         Self::boot_with_driver(artifact, Arc::new(driver), config).await
     }
@@ -158,7 +170,7 @@ impl Kernel {
         artifact: Artifact,
         driver: Arc<dyn Driver>,
         config: &RuntimeConfig,
-    ) -> Result<(Kernel, BootReport), DataError> {
+    ) -> Result<(Arc<Kernel>, BootReport), DataError> {
         let catalog = Catalog::with_internal(
             &artifact.definition,
             &crate::security::system_objects::definitions(),
@@ -167,7 +179,19 @@ impl Kernel {
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
         let formulas = compile_formulas(&artifact);
-        let kernel = Kernel {
+        let sandbox = if artifact_has_wasm(&artifact) {
+            Some(match &config.shared_sandbox {
+                Some(shared) => shared.with_config(config.sandbox.clone()),
+                None => crate::sandbox::Sandbox::new(config.engine.clone(), config.sandbox.clone())
+                    .map_err(DataError::Internal)?,
+            })
+        } else {
+            None
+        };
+        let mut components = HashMap::new();
+        let hooks = hooks::Hooks::compile(&artifact, sandbox.as_ref(), &mut components)?;
+        let actions = actions::Actions::compile(&artifact, sandbox.as_ref(), &mut components)?;
+        let kernel = Arc::new_cyclic(|me| Kernel {
             artifact: Arc::new(artifact),
             catalog: Arc::new(catalog),
             group_commit: driver
@@ -175,7 +199,12 @@ impl Kernel {
                 .then(group_commit::GroupCommit::default),
             driver,
             formulas,
-        };
+            hooks,
+            actions,
+            sandbox,
+            sandbox_config: config.sandbox.clone(),
+            me: me.clone(),
+        });
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))
     }
@@ -289,41 +318,64 @@ impl Kernel {
 
     /// The one enforcement point.
     pub async fn execute(&self, principal: &Principal, op: DataOp) -> Result<OpResult, DataError> {
-        match op {
-            DataOp::Find { object, query } => self.find(principal, &object, &query).await,
-            DataOp::Get { object, id, query } => self
-                .get(principal, &object, &id, &query)
-                .await
-                .map(OpResult::Record),
-            write => {
-                // Validate the object before taking a write transaction.
-                if let Some(object) = write.object() {
-                    self.object_for(principal, object)?;
+        self.execute_at(principal, op, 0).await
+    }
+
+    /// `execute` for a call made by code that hooks or functions run (`depth` > 0).
+    pub(crate) fn execute_at<'a>(
+        &'a self,
+        principal: &'a Principal,
+        op: DataOp,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<OpResult, DataError>> {
+        Box::pin(async move {
+            match op {
+                DataOp::Find { object, query } => {
+                    self.find(principal, &object, &query, depth).await
                 }
-                if let Some(group) = &self.group_commit {
-                    return group.submit(self, principal, write).await;
+                DataOp::Get { object, id, query } => self
+                    .get(principal, &object, &id, &query, depth)
+                    .await
+                    .map(OpResult::Record),
+                write => {
+                    // Validate the object before taking a write transaction.
+                    if let Some(object) = write.object() {
+                        self.object_for(principal, object)?;
+                    }
+                    if let Some(group) = &self.group_commit {
+                        return group.submit(self, principal, write, depth).await;
+                    }
+                    let mut cx = WriteCx::at_depth(depth);
+                    let mut tx = self.driver.begin().await?;
+                    let result = self.write_in(&mut *tx, principal, write, &mut cx).await?;
+                    tx.commit().await?;
+                    self.spawn_after_commit(cx.after_commit);
+                    Ok(result)
                 }
-                let mut tx = self.driver.begin().await?;
-                let result = self.write_in(&mut *tx, principal, write).await?;
-                tx.commit().await?;
-                Ok(result)
             }
-        }
+        })
+    }
+
+    pub(crate) fn sandbox_ref(&self) -> Result<&crate::sandbox::Sandbox, DataError> {
+        self.sandbox
+            .as_ref()
+            .ok_or_else(|| DataError::Internal("no sandbox was started".into()))
     }
 
     /// One write inside the caller's transaction (a batch runs several in one).
-    fn write_in<'a>(
+    pub(crate) fn write_in<'a>(
         &'a self,
         tx: &'a mut dyn Transaction,
         principal: &'a Principal,
         op: DataOp,
+        cx: &'a mut WriteCx,
     ) -> BoxFuture<'a, Result<OpResult, DataError>> {
         Box::pin(async move {
             match op {
                 DataOp::Create { object, record } => {
                     let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
-                        self.insert_in(tx, principal, &schema, record).await?,
+                        self.insert_in(tx, principal, &schema, record, cx).await?,
                     ))
                 }
                 DataOp::CreateMany { object, records } => {
@@ -331,7 +383,7 @@ impl Kernel {
                     let mut out = Vec::with_capacity(records.len());
                     for (i, record) in records.into_iter().enumerate() {
                         out.push(
-                            self.insert_in(&mut *tx, principal, &schema, record)
+                            self.insert_in(&mut *tx, principal, &schema, record, &mut *cx)
                                 .await
                                 .map_err(|e| at_index(e, "records", i))?,
                         );
@@ -353,6 +405,7 @@ impl Kernel {
                             &id,
                             patch,
                             expected_version.as_deref(),
+                            cx,
                         )
                         .await?,
                     ))
@@ -363,15 +416,8 @@ impl Kernel {
                     expected_version,
                 } => {
                     let schema = self.object_for(principal, &object)?.clone();
-                    self.delete_in(
-                        tx,
-                        Some(principal),
-                        &schema,
-                        &id,
-                        expected_version.as_deref(),
-                        0,
-                    )
-                    .await?;
+                    self.delete_checked(tx, principal, &schema, &id, expected_version.as_deref(), cx)
+                        .await?;
                     Ok(OpResult::Deleted { id })
                 }
                 DataOp::Batch { operations } => {
@@ -389,7 +435,7 @@ impl Kernel {
                             });
                         }
                         out.push(
-                            self.write_in(&mut *tx, principal, op)
+                            self.write_in(&mut *tx, principal, op, &mut *cx)
                                 .await
                                 .map_err(|e| at_index(e, "operations", i))?,
                         );
@@ -408,11 +454,68 @@ impl Kernel {
         principal: &Principal,
         object: &str,
         q: &Query,
+        depth: usize,
+    ) -> Result<OpResult, DataError> {
+        self.object_for(principal, object)?;
+        let mut cx = WriteCx::at_depth(depth);
+        if self.hooks.listens(object, "beforeFind") {
+            self.run_hooks(
+                None,
+                principal,
+                &mut cx,
+                EventInput {
+                    object,
+                    event: "beforeFind",
+                    input: json!({}),
+                    previous: None,
+                    record_id: None,
+                },
+            )
+            .await?;
+        }
+        let mut result = {
+            let mut tx = self.driver.reader().await?;
+            self.find_in(&mut *tx, principal, object, q, depth).await?
+        };
+        if self.hooks.listens(object, "afterFind")
+            && let OpResult::List { records, .. } = &mut result
+        {
+            let out = self
+                .run_hooks(
+                    None,
+                    principal,
+                    &mut cx,
+                    EventInput {
+                        object,
+                        event: "afterFind",
+                        input: json!({ "records": records }),
+                        previous: None,
+                        record_id: None,
+                    },
+                )
+                .await?;
+            if let Some(Value::Array(replaced)) = out.get("records") {
+                *records = replaced
+                    .iter()
+                    .filter_map(|r| r.as_object().cloned())
+                    .collect();
+            }
+        }
+        Ok(result)
+    }
+
+    /// A find inside a given transaction (a hook's reads see its write's uncommitted rows).
+    pub(crate) async fn find_in(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        object: &str,
+        q: &Query,
+        _depth: usize,
     ) -> Result<OpResult, DataError> {
         let schema = self.object_for(principal, object)?;
         let scoped = self.scoped(principal, schema, q);
         let q = &scoped;
-        let mut tx = self.driver.reader().await?;
         if q.is_aggregate() {
             let (records, total) = tx.aggregate(schema, q).await?;
             let has_more = page_has_more(q, records.len(), total);
@@ -435,8 +538,7 @@ impl Kernel {
         } else {
             None
         };
-        self.expand(&mut *tx, principal, schema, q, &mut records)
-            .await?;
+        self.expand(tx, principal, schema, q, &mut records).await?;
         self.compute_formulas(schema, q.fields.as_ref(), &mut records);
         project(q, &mut records);
         let has_more = page_has_more(q, records.len(), total);
@@ -453,9 +555,66 @@ impl Kernel {
         object: &str,
         id: &str,
         q: &Query,
+        depth: usize,
+    ) -> Result<Record, DataError> {
+        self.object_for(principal, object)?;
+        let mut cx = WriteCx::at_depth(depth);
+        if self.hooks.listens(object, "beforeFind") {
+            self.run_hooks(
+                None,
+                principal,
+                &mut cx,
+                EventInput {
+                    object,
+                    event: "beforeFind",
+                    input: json!({ "id": id }),
+                    previous: None,
+                    record_id: Some(id),
+                },
+            )
+            .await?;
+        }
+        let mut record = {
+            let mut tx = self.driver.reader().await?;
+            self.get_in(&mut *tx, principal, object, id, q).await?
+        };
+        if self.hooks.listens(object, "afterFind") {
+            let out = self
+                .run_hooks(
+                    None,
+                    principal,
+                    &mut cx,
+                    EventInput {
+                        object,
+                        event: "afterFind",
+                        input: json!({ "records": [record.clone()] }),
+                        previous: None,
+                        record_id: Some(id),
+                    },
+                )
+                .await?;
+            if let Some(Some(r)) = out
+                .get("records")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .map(Value::as_object)
+            {
+                record = r.clone();
+            }
+        }
+        Ok(record)
+    }
+
+    /// A get inside a given transaction.
+    pub(crate) async fn get_in(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        object: &str,
+        id: &str,
+        q: &Query,
     ) -> Result<Record, DataError> {
         let schema = self.object_for(principal, object)?;
-        let mut tx = self.driver.reader().await?;
         let q1 = self.scoped(
             principal,
             schema,
@@ -474,7 +633,7 @@ impl Kernel {
                 id: id.to_string(),
             });
         }
-        self.expand(&mut *tx, principal, schema, &q1, &mut records)
+        self.expand(tx, principal, schema, &q1, &mut records)
             .await?;
         self.compute_formulas(schema, q1.fields.as_ref(), &mut records);
         project(&q1, &mut records);
@@ -580,7 +739,30 @@ impl Kernel {
         principal: &Principal,
         schema: &ObjectSchema,
         input: Record,
+        cx: &mut WriteCx,
     ) -> Result<Record, DataError> {
+        let input = if self.hooks.listens(&schema.name, "beforeInsert") {
+            let out = self
+                .run_hooks(
+                    Some(&mut *tx),
+                    principal,
+                    cx,
+                    EventInput {
+                        object: &schema.name,
+                        event: "beforeInsert",
+                        input: Value::Object(input),
+                        previous: None,
+                        record_id: None,
+                    },
+                )
+                .await?;
+            match out {
+                Value::Object(m) => m,
+                _ => Record::new(),
+            }
+        } else {
+            input
+        };
         reject_unwritable_keys(schema, &input)?;
         let now = crate::data::values::now_iso();
         let mut record = Record::with_capacity(schema.fields.len());
@@ -686,6 +868,21 @@ impl Kernel {
         let mut out = [full];
         self.compute_formulas(schema, None, &mut out);
         let [full] = out;
+        if self.hooks.listens(&schema.name, "afterInsert") {
+            self.run_hooks(
+                Some(tx),
+                principal,
+                cx,
+                EventInput {
+                    object: &schema.name,
+                    event: "afterInsert",
+                    input: Value::Object(full.clone()),
+                    previous: None,
+                    record_id: Some(&id),
+                },
+            )
+            .await?;
+        }
         Ok(full)
     }
 
@@ -745,6 +942,7 @@ impl Kernel {
         Ok((existing, current_version))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn update_in(
         &self,
         tx: &mut dyn Transaction,
@@ -753,11 +951,34 @@ impl Kernel {
         id: &str,
         patch: Record,
         expected: Option<&str>,
+        cx: &mut WriteCx,
     ) -> Result<Record, DataError> {
-        reject_unwritable_keys(schema, &patch)?;
         let (existing, current_version) = self
             .load_at_version(tx, Some(principal), schema, id, expected)
             .await?;
+        let patch = if self.hooks.listens(&schema.name, "beforeUpdate") {
+            let out = self
+                .run_hooks(
+                    Some(&mut *tx),
+                    principal,
+                    cx,
+                    EventInput {
+                        object: &schema.name,
+                        event: "beforeUpdate",
+                        input: Value::Object(patch),
+                        previous: Some(&existing),
+                        record_id: Some(id),
+                    },
+                )
+                .await?;
+            match out {
+                Value::Object(m) => m,
+                _ => Record::new(),
+            }
+        } else {
+            patch
+        };
+        reject_unwritable_keys(schema, &patch)?;
         let mut changes = Record::new();
         let mut errors = Vec::new();
         for (key, value) in &patch {
@@ -823,6 +1044,12 @@ impl Kernel {
                 expected: current_version,
             });
         }
+        let after_hooks = self.hooks.listens(&schema.name, "afterUpdate");
+        let previous = if after_hooks {
+            Some(existing.clone())
+        } else {
+            None
+        };
         let mut merged = existing;
         for (k, v) in changes {
             merged.insert(k, v);
@@ -830,7 +1057,74 @@ impl Kernel {
         let mut out = [merged];
         self.compute_formulas(schema, None, &mut out);
         let [merged] = out;
+        if after_hooks {
+            self.run_hooks(
+                Some(tx),
+                principal,
+                cx,
+                EventInput {
+                    object: &schema.name,
+                    event: "afterUpdate",
+                    input: Value::Object(merged.clone()),
+                    previous: previous.as_ref(),
+                    record_id: Some(id),
+                },
+            )
+            .await?;
+        }
         Ok(merged)
+    }
+
+    /// A caller's delete: its hooks around the delete itself (cascaded deletes fire no hooks).
+    async fn delete_checked(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        id: &str,
+        expected: Option<&str>,
+        cx: &mut WriteCx,
+    ) -> Result<(), DataError> {
+        let before = self.hooks.listens(&schema.name, "beforeDelete");
+        let after = self.hooks.listens(&schema.name, "afterDelete");
+        let previous = if before || after {
+            Some(self.load(tx, Some(principal), schema, id).await?)
+        } else {
+            None
+        };
+        if before {
+            self.run_hooks(
+                Some(&mut *tx),
+                principal,
+                cx,
+                EventInput {
+                    object: &schema.name,
+                    event: "beforeDelete",
+                    input: json!({ "id": id }),
+                    previous: previous.as_ref(),
+                    record_id: Some(id),
+                },
+            )
+            .await?;
+        }
+        self.delete_in(&mut *tx, Some(principal), schema, id, expected, 0)
+            .await?;
+        if after {
+            self.run_hooks(
+                Some(tx),
+                principal,
+                cx,
+                EventInput {
+                    object: &schema.name,
+                    event: "afterDelete",
+                    input: json!({ "id": id }),
+                    previous: previous.as_ref(),
+                    record_id: Some(id),
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     fn delete_in<'a>(
@@ -989,6 +1283,27 @@ impl Kernel {
             Err(DataError::validation(&schema.name, errors))
         }
     }
+}
+
+/// Does any hook, action or function carry a Wasm component (then the engine starts)?
+fn artifact_has_wasm(artifact: &Artifact) -> bool {
+    let wasm = |b: &Option<crate::artifact::model::BodyDef>| {
+        b.as_ref().is_some_and(|b| b.language == "wasm")
+    };
+    artifact.definition.hooks.iter().any(|h| wasm(&h.body))
+        || artifact.definition.actions.iter().any(|a| wasm(&a.body))
+        || artifact
+            .definition
+            .functions
+            .as_ref()
+            .and_then(Value::as_object)
+            .is_some_and(|m| {
+                m.values().any(|f| {
+                    f.get("body")
+                        .and_then(|b| b.get("language"))
+                        .is_some_and(|l| l == "wasm")
+                })
+            })
 }
 
 fn id_filter(id: &str) -> Filter {

@@ -1,0 +1,622 @@
+//! The hook pipeline: which hooks fire for an object and event, in `priority` order, with their `condition`,
+//! `onError`, `async` + `retryPolicy` and `runAs`. Bodies are Wasm components (run in the sandbox) or CEL
+//! expressions. A guest's `data` calls are served here, inside the transaction of the write that fired it.
+
+use super::{DataOp, Kernel, OpResult, Principal};
+use crate::artifact::Artifact;
+use crate::artifact::model::{BodyDef, RetryPolicy};
+use crate::data::driver::{Record, Transaction};
+use crate::data::error::{DataError, FieldError};
+use crate::expr::Compiled;
+use crate::sandbox::{
+    BodyKind, Caller, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome, Limits,
+    LoadedComponent, Sandbox,
+};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The protocol's hook events.
+pub const EVENTS: [&str; 8] = [
+    "beforeFind",
+    "afterFind",
+    "beforeInsert",
+    "afterInsert",
+    "beforeUpdate",
+    "afterUpdate",
+    "beforeDelete",
+    "afterDelete",
+];
+
+fn event_bit(event: &str) -> u8 {
+    EVENTS
+        .iter()
+        .position(|e| *e == event)
+        .map_or(0, |i| 1u8 << i)
+}
+
+/// Code that runs for a hook, an action or a function.
+pub enum Body {
+    Wasm {
+        component: Arc<LoadedComponent>,
+        limits: Limits,
+    },
+    Cel(Compiled),
+    /// Cannot run here (yet): a JavaScript body, a `runtimeModule` handler. Says why.
+    Unavailable(String),
+}
+
+impl Body {
+    /// Compiles a body: a Wasm component is checked and pre-instantiated, CEL parsed.
+    pub fn compile(
+        name: &str,
+        def: &BodyDef,
+        kind: BodyKind,
+        sandbox: Option<&Sandbox>,
+        components: &mut HashMap<(String, BodyKind), Arc<LoadedComponent>>,
+    ) -> Result<Body, DataError> {
+        match def.language.as_str() {
+            "wasm" => {
+                let sandbox = sandbox.ok_or_else(|| {
+                    DataError::Internal("no sandbox for a wasm body".into())
+                })?;
+                let sha = def.sha256.clone().unwrap_or_default().to_ascii_lowercase();
+                let component = match components.get(&(sha.clone(), kind)) {
+                    Some(c) => c.clone(),
+                    None => {
+                        use base64::Engine as _;
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(def.component.as_deref().unwrap_or(""))
+                            .map_err(|e| {
+                                DataError::Schema(format!("{name}: component is not base64: {e}"))
+                            })?;
+                        let loaded = Arc::new(
+                            sandbox
+                                .load(name, kind, &bytes)
+                                .map_err(DataError::Sandbox)?,
+                        );
+                        if loaded.sha256 != sha {
+                            return Err(DataError::Schema(format!(
+                                "{name}: the component's SHA-256 is {}, not the declared {sha}",
+                                loaded.sha256
+                            )));
+                        }
+                        components.insert((sha, kind), loaded.clone());
+                        loaded
+                    }
+                };
+                Ok(Body::Wasm {
+                    component,
+                    limits: sandbox.config.limits(kind, def.timeout_ms, def.memory_mb),
+                })
+            }
+            "expression" => crate::expr::compile(def.source.as_deref().unwrap_or(""))
+                .map(Body::Cel)
+                .map_err(|e| DataError::Schema(format!("{name}: {e}"))),
+            "js" => Ok(Body::Unavailable(
+                "JavaScript bodies need the JS runtime component, which is not built yet".into(),
+            )),
+            other => Ok(Body::Unavailable(format!("unknown body language {other}"))),
+        }
+    }
+}
+
+pub struct CompiledHook {
+    pub name: String,
+    /// `None`: every object (`"*"`).
+    objects: Option<Vec<String>>,
+    events: u8,
+    priority: i64,
+    condition: Option<Compiled>,
+    abort_on_error: bool,
+    pub is_async: bool,
+    retry: RetryPolicy,
+    run_as_system: bool,
+    body: Body,
+}
+
+impl CompiledHook {
+    fn applies_to(&self, object: &str, bit: u8) -> bool {
+        self.events & bit != 0
+            && self
+                .objects
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == object))
+    }
+}
+
+/// Every runnable hook of the artifact, by priority (lower first), then declaration order.
+#[derive(Default)]
+pub struct Hooks {
+    list: Vec<Arc<CompiledHook>>,
+    /// Events some hook listens to, per object ("*" hooks under the empty name): a write with no hooks
+    /// pays one map lookup.
+    listening: HashMap<String, u8>,
+}
+
+impl Hooks {
+    pub fn compile(
+        artifact: &Artifact,
+        sandbox: Option<&Sandbox>,
+        components: &mut HashMap<(String, BodyKind), Arc<LoadedComponent>>,
+    ) -> Result<Hooks, DataError> {
+        let mut list = Vec::new();
+        for def in &artifact.definition.hooks {
+            let body = match &def.body {
+                Some(b) => Body::compile(&def.name, b, BodyKind::Hook, sandbox, components)?,
+                None => Body::Unavailable(format!(
+                    "handler {} lives in the runtimeModule, which objectos cannot run",
+                    def.handler.as_deref().unwrap_or(&def.name)
+                )),
+            };
+            if let Body::Unavailable(why) = &body {
+                tracing::warn!(hook = %def.name, "hook will not run: {why}");
+                continue;
+            }
+            let objects = match &def.object {
+                Value::String(s) if s == "*" => None,
+                Value::String(s) => Some(vec![s.clone()]),
+                Value::Array(items) if items.iter().any(|i| i == "*") => None,
+                Value::Array(items) => Some(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => Some(vec![]),
+            };
+            let condition = match &def.condition {
+                Some(expr) => Some(
+                    crate::expr::compile(&expr.source)
+                        .map_err(|e| DataError::Schema(format!("hook {}: {e}", def.name)))?,
+                ),
+                None => None,
+            };
+            list.push(Arc::new(CompiledHook {
+                name: def.name.clone(),
+                objects,
+                events: def.events.iter().map(|e| event_bit(e)).fold(0, |a, b| a | b),
+                priority: def.priority.unwrap_or(100),
+                condition,
+                abort_on_error: def.on_error.as_deref() != Some("log"),
+                is_async: def.is_async,
+                retry: def.retry_policy.clone().unwrap_or(RetryPolicy {
+                    max_retries: 3,
+                    backoff_ms: 1000,
+                }),
+                run_as_system: def.run_as.as_deref() == Some("system"),
+                body,
+            }));
+        }
+        list.sort_by_key(|h| h.priority);
+        let mut listening: HashMap<String, u8> = HashMap::new();
+        for h in &list {
+            match &h.objects {
+                None => *listening.entry(String::new()).or_default() |= h.events,
+                Some(names) => {
+                    for n in names {
+                        *listening.entry(n.clone()).or_default() |= h.events;
+                    }
+                }
+            }
+        }
+        Ok(Hooks { list, listening })
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Does any hook listen to `event` on `object`?
+    pub fn listens(&self, object: &str, event: &str) -> bool {
+        let bit = event_bit(event);
+        self.listening.get(object).is_some_and(|m| m & bit != 0)
+            || self.listening.get("").is_some_and(|m| m & bit != 0)
+    }
+
+    fn matching(&self, object: &str, event: &str) -> Vec<Arc<CompiledHook>> {
+        let bit = event_bit(event);
+        self.list
+            .iter()
+            .filter(|h| h.applies_to(object, bit))
+            .cloned()
+            .collect()
+    }
+}
+
+/// State carried through one write (and the writes its hooks make): how deep hooks have nested, and the
+/// `async` after-hooks to start once the transaction has committed.
+#[derive(Default)]
+pub struct WriteCx {
+    pub depth: usize,
+    pub after_commit: Vec<AsyncHookJob>,
+}
+
+impl WriteCx {
+    pub fn at_depth(depth: usize) -> WriteCx {
+        WriteCx {
+            depth,
+            after_commit: Vec::new(),
+        }
+    }
+}
+
+/// An `async` after-hook waiting for its transaction to commit.
+pub struct AsyncHookJob {
+    hook: Arc<CompiledHook>,
+    principal: Principal,
+    event: HookEvent,
+    depth: usize,
+}
+
+/// What a hook sees of one event.
+pub struct EventInput<'a> {
+    pub object: &'a str,
+    pub event: &'static str,
+    pub input: Value,
+    pub previous: Option<&'a Record>,
+    pub record_id: Option<&'a str>,
+}
+
+pub fn caller_of(principal: &Principal) -> Caller {
+    Caller {
+        user_id: principal.user_id.clone(),
+        organization_id: principal.organization_id.clone(),
+        positions: principal.positions.clone(),
+        is_system: principal.is_system,
+    }
+}
+
+/// The principal a body acts as: the caller, or (`runAs: system`) the runtime within the caller's
+/// organization.
+pub fn acting_as(principal: &Principal, run_as_system: bool) -> Principal {
+    if run_as_system {
+        Principal {
+            is_system: true,
+            ..principal.clone()
+        }
+    } else {
+        principal.clone()
+    }
+}
+
+fn rejected(object: &str, message: String) -> DataError {
+    DataError::validation(
+        object,
+        vec![FieldError::new("_record", "_record", "hook_rejected", message)],
+    )
+}
+
+/// How a kernel error looks to a guest.
+pub fn guest_error(e: DataError) -> GuestError {
+    let message = e.to_string();
+    match e {
+        DataError::ObjectNotFound(_) | DataError::RecordNotFound { .. } => {
+            GuestError::NotFound(message)
+        }
+        DataError::InvalidField { .. }
+        | DataError::InvalidSort { .. }
+        | DataError::InvalidFilter { .. }
+        | DataError::InvalidQuery { .. }
+        | DataError::Validation { .. } => GuestError::Invalid(message),
+        DataError::Unique { .. }
+        | DataError::DeleteRestricted { .. }
+        | DataError::ConcurrentUpdate { .. } => GuestError::Conflict(message),
+        DataError::ActionRefused { .. } => GuestError::Denied(message),
+        DataError::Internal(_) => GuestError::Internal("internal error (see the server log)".into()),
+        _ => GuestError::Internal(message),
+    }
+}
+
+/// A shorter borrow of an optional transaction (`as_deref_mut` cannot shorten the trait object's lifetime).
+fn reborrow<'b>(tx: &'b mut Option<&mut dyn Transaction>) -> Option<&'b mut dyn Transaction> {
+    match tx {
+        Some(t) => Some(&mut **t),
+        None => None,
+    }
+}
+
+fn parse_object(text: &str, what: &str) -> Result<Record, GuestError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(GuestError::Invalid(format!(
+            "{what} must be a JSON object, found {other}"
+        ))),
+        Err(e) => Err(GuestError::Invalid(format!("{what} is not JSON: {e}"))),
+    }
+}
+
+impl Kernel {
+    /// Runs the hooks of `event` on `input.object`; returns the input as the before-hooks left it.
+    /// `tx` is the write's transaction (none for reads and for async hooks).
+    pub(crate) async fn run_hooks(
+        &self,
+        mut tx: Option<&mut dyn Transaction>,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        ev: EventInput<'_>,
+    ) -> Result<Value, DataError> {
+        let mut input = ev.input;
+        for hook in self.hooks.matching(ev.object, ev.event) {
+            if let Some(condition) = &hook.condition {
+                let record = input.as_object().cloned().unwrap_or_default();
+                let previous = ev.previous.cloned().map(Value::Object).unwrap_or(Value::Null);
+                let user = json!({"id": principal.user_id, "organizationId": principal.organization_id});
+                match condition.evaluate_in(
+                    &record,
+                    &[("previous", &previous), ("user", &user), ("current_user", &user)],
+                    chrono::Utc::now(),
+                ) {
+                    Ok(Value::Bool(true)) => {}
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(hook = %hook.name, "condition not evaluated ({e}); hook skipped");
+                        continue;
+                    }
+                }
+            }
+            let event = HookEvent {
+                object: ev.object.to_string(),
+                event: ev.event.to_string(),
+                input: input.to_string(),
+                previous: ev.previous.map(|p| Value::Object(p.clone()).to_string()),
+                record_id: ev.record_id.map(str::to_string),
+                caller: caller_of(&acting_as(principal, hook.run_as_system)),
+            };
+            if hook.is_async && ev.event.starts_with("after") {
+                let job = AsyncHookJob {
+                    hook: hook.clone(),
+                    principal: principal.clone(),
+                    event,
+                    depth: cx.depth,
+                };
+                if tx.is_some() {
+                    cx.after_commit.push(job);
+                } else {
+                    self.spawn_after_commit(vec![job]);
+                }
+                continue;
+            }
+            let outcome = self
+                .invoke_hook(reborrow(&mut tx), &hook, principal, cx, &event)
+                .await;
+            match outcome {
+                Ok(HookOutcome::Proceed(Some(replacement))) => {
+                    match serde_json::from_str::<Value>(&replacement) {
+                        Ok(v @ Value::Object(_)) if ev.event.starts_with("before") => input = v,
+                        Ok(Value::Object(m))
+                            if ev.event == "afterFind" && m.get("records").is_some_and(Value::is_array) =>
+                        {
+                            input = Value::Object(m)
+                        }
+                        _ => tracing::debug!(hook = %hook.name, event = ev.event, "replacement ignored: not a record for this event"),
+                    }
+                }
+                Ok(HookOutcome::Proceed(None)) => {}
+                Ok(HookOutcome::Abort(message)) => return Err(rejected(ev.object, message)),
+                Err(e) if hook.abort_on_error => return Err(e),
+                Err(e) => {
+                    tracing::warn!(hook = %hook.name, code = e.code(), "hook failed (onError: log): {e}")
+                }
+            }
+        }
+        Ok(input)
+    }
+
+    /// One hook body, whatever its language.
+    async fn invoke_hook(
+        &self,
+        tx: Option<&mut dyn Transaction>,
+        hook: &CompiledHook,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        event: &HookEvent,
+    ) -> Result<HookOutcome, DataError> {
+        match &hook.body {
+            Body::Cel(expr) => {
+                let record: Record = serde_json::from_str(&event.input).unwrap_or_default();
+                let previous = event
+                    .previous
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or(Value::Null);
+                let user = json!({"id": principal.user_id, "organizationId": principal.organization_id});
+                let value = expr
+                    .evaluate_in(
+                        &record,
+                        &[
+                            ("previous", &previous),
+                            ("user", &user),
+                            ("current_user", &user),
+                            ("event", &json!(event.event)),
+                        ],
+                        chrono::Utc::now(),
+                    )
+                    .map_err(|e| {
+                        DataError::Sandbox(crate::sandbox::SandboxError::Trapped {
+                            body: hook.name.clone(),
+                            reason: format!("expression failed: {e}"),
+                        })
+                    })?;
+                Ok(cel_outcome(&hook.name, record, value))
+            }
+            Body::Wasm { component, limits } => {
+                let acting = acting_as(principal, hook.run_as_system);
+                let (bridge, requests) = mpsc::channel(4);
+                let call = self.sandbox_ref()?.call_hook(component, limits, event, Some(bridge));
+                self.serve_guest(tx, &acting, cx, requests, call)
+                    .await
+                    .map_err(DataError::Sandbox)
+            }
+            Body::Unavailable(why) => Err(DataError::FunctionUnavailable {
+                name: hook.name.clone(),
+                reason: why.clone(),
+            }),
+        }
+    }
+
+    /// Drives a guest invocation and answers its data calls as `principal` until it returns.
+    pub(crate) async fn serve_guest<T>(
+        &self,
+        mut tx: Option<&mut dyn Transaction>,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        mut requests: mpsc::Receiver<DataRequest>,
+        call: impl Future<Output = T>,
+    ) -> T {
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut call => return done,
+                Some(request) = requests.recv() => {
+                    let answer = self
+                        .guest_call(reborrow(&mut tx), principal, cx, request.call)
+                        .await;
+                    let _ = request.reply.send(answer);
+                }
+            }
+        }
+    }
+
+    /// One `data` call of a guest, through the same path as every other caller.
+    fn guest_call<'a>(
+        &'a self,
+        tx: Option<&'a mut dyn Transaction>,
+        principal: &'a Principal,
+        cx: &'a mut WriteCx,
+        call: GuestCall,
+    ) -> BoxFuture<'a, Result<String, GuestError>> {
+        Box::pin(async move {
+            if cx.depth + 1 > self.sandbox_config.max_hook_depth {
+                return Err(GuestError::Internal(
+                    DataError::HookDepth(self.sandbox_config.max_hook_depth).to_string(),
+                ));
+            }
+            let op = match call {
+                GuestCall::Find { object, query } => {
+                    let body: Value = serde_json::from_str(&query)
+                        .map_err(|e| GuestError::Invalid(format!("the query is not JSON: {e}")))?;
+                    let query = self.parse_query(principal, &object, &body).map_err(guest_error)?;
+                    DataOp::Find { object, query }
+                }
+                GuestCall::Get { object, id } => DataOp::Get {
+                    object,
+                    id,
+                    query: Default::default(),
+                },
+                GuestCall::Insert { object, values } => DataOp::Create {
+                    object,
+                    record: parse_object(&values, "the values")?,
+                },
+                GuestCall::Update { object, id, patch } => DataOp::Update {
+                    object,
+                    id,
+                    patch: parse_object(&patch, "the patch")?,
+                    expected_version: None,
+                },
+                GuestCall::Delete { object, id } => DataOp::Delete {
+                    object,
+                    id,
+                    expected_version: None,
+                },
+            };
+            let depth = cx.depth + 1;
+            let result = match tx {
+                None => self.execute_at(principal, op, depth).await,
+                Some(tx) => match op {
+                    DataOp::Find { object, query } => {
+                        self.find_in(tx, principal, &object, &query, depth).await
+                    }
+                    DataOp::Get { object, id, query } => self
+                        .get_in(tx, principal, &object, &id, &query)
+                        .await
+                        .map(OpResult::Record),
+                    write => {
+                        // The guest's write is undone alone if it fails (the guest may carry on).
+                        tx.savepoint().await.map_err(guest_error)?;
+                        let mark = cx.after_commit.len();
+                        cx.depth = depth;
+                        let r = self.write_in(&mut *tx, principal, write, cx).await;
+                        cx.depth = depth - 1;
+                        if r.is_ok() {
+                            tx.release_savepoint().await.map_err(guest_error)?;
+                        } else {
+                            cx.after_commit.truncate(mark);
+                            tx.rollback_to_savepoint().await.map_err(guest_error)?;
+                            tx.release_savepoint().await.map_err(guest_error)?;
+                        }
+                        r
+                    }
+                },
+            };
+            match result.map_err(guest_error)? {
+                OpResult::List { records, total, .. } => {
+                    Ok(json!({"records": records, "total": total}).to_string())
+                }
+                OpResult::Record(r) => Ok(Value::Object(r).to_string()),
+                OpResult::Deleted { id } => Ok(json!({"id": id, "deleted": true}).to_string()),
+                other => Ok(format!("{other:?}")),
+            }
+        })
+    }
+
+    /// Starts `async` after-hooks (their transaction has committed). Each retries per its `retryPolicy`.
+    pub(crate) fn spawn_after_commit(&self, jobs: Vec<AsyncHookJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let Some(kernel) = self.me.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            for job in jobs {
+                let attempts = job.hook.retry.max_retries.saturating_add(1);
+                for attempt in 0..attempts {
+                    let mut cx = WriteCx::at_depth(job.depth);
+                    match kernel
+                        .invoke_hook(None, &job.hook, &job.principal, &mut cx, &job.event)
+                        .await
+                    {
+                        Ok(HookOutcome::Abort(m)) => {
+                            tracing::warn!(hook = %job.hook.name, "async hook aborted after the write committed (ignored): {m}");
+                            break;
+                        }
+                        Ok(_) => break,
+                        Err(e) if attempt + 1 < attempts => {
+                            let wait = job.hook.retry.backoff_ms.saturating_mul(1 << attempt.min(10));
+                            tracing::warn!(hook = %job.hook.name, attempt = attempt + 1, "async hook failed, retrying in {wait} ms: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(hook = %job.hook.name, attempts, "async hook failed for good: {e}")
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// What a CEL hook body's value means: `false` aborts, a string aborts with that message, a map is merged
+/// into the record, anything else goes on.
+fn cel_outcome(name: &str, mut record: Record, value: Value) -> HookOutcome {
+    match value {
+        Value::Bool(false) => HookOutcome::Abort(format!("rejected by hook {name}")),
+        Value::String(message) => HookOutcome::Abort(message),
+        Value::Object(changes) => {
+            for (k, v) in changes {
+                record.insert(k, v);
+            }
+            HookOutcome::Proceed(Some(Value::Object(record).to_string()))
+        }
+        _ => HookOutcome::Proceed(None),
+    }
+}

@@ -1,0 +1,28 @@
+//! Host-side bindings of the `objectos:host` WIT package (wit/objectos.wit).
+
+/// The `hook-body` world; its `types`, `data` and `log` imports are shared with [`function`].
+pub mod hook {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hook-body",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+/// The `function-body` world.
+pub mod function {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "function-body",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "objectos:host/types": super::hook::objectos::host::types,
+            "objectos:host/data": super::hook::objectos::host::data,
+            "objectos:host/log": super::hook::objectos::host::log,
+        },
+    });
+}
+
+pub use hook::objectos::host::types::{Caller, Error as GuestError};

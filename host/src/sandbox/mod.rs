@@ -1,0 +1,618 @@
+//! The sandbox: every piece of untrusted code (hook and action bodies, functions) runs here as a WebAssembly
+//! component, in a fresh instance per invocation, under fuel, a wall-clock deadline and a memory cap.
+//!
+//! One `Engine` (pooling allocator, fuel, epochs) and one `Linker` serve every component; each component is
+//! compiled once (or loaded from the compile cache) into an `InstancePre`, so an invocation only instantiates
+//! from the pool and makes one typed call.
+
+pub mod bindings;
+mod cache;
+pub mod host_calls;
+pub mod limits;
+
+pub use bindings::{Caller, GuestError};
+pub use host_calls::{DataBridge, DataRequest, GuestCall};
+pub use limits::{BodyKind, EngineConfig, Limits, SandboxConfig};
+
+use bindings::function::FunctionBodyPre;
+use bindings::hook::HookBodyPre;
+use bindings::hook::exports::objectos::host::hook as wit_hook;
+use host_calls::GuestState;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+/// How often the deadline clock ticks. A deadline is rounded up to whole ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Imports a component may have, by interface-name prefix. Anything else (files, sockets, HTTP, other
+/// packages) is refused when the component is loaded.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "objectos:host/types@",
+    "objectos:host/data@",
+    "objectos:host/log@",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/terminal-",
+];
+
+/// Why an invocation (or loading a component) failed. Each has a protocol-style code.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SandboxError {
+    #[error("{body}: ran out of fuel ({fuel} units)")]
+    FuelExhausted { body: String, fuel: u64 },
+    #[error("{body}: did not finish within {ms} ms")]
+    Timeout { body: String, ms: u128 },
+    #[error("{body}: exceeded its memory limit of {mb} MiB")]
+    MemoryLimit { body: String, mb: usize },
+    #[error("{body}: trapped: {reason}")]
+    Trapped { body: String, reason: String },
+    #[error("{body}: returned {size} bytes, more than the {max} allowed")]
+    OutputTooLarge { body: String, size: usize, max: usize },
+    #[error("{body}: refused: {reason}")]
+    Refused { body: String, reason: String },
+    #[error("{body}: every sandbox slot is busy")]
+    Busy { body: String },
+    #[error("{body}: {error}")]
+    Guest { body: String, error: GuestFailure },
+}
+
+/// An error a guest returned on purpose (the WIT `error` variant).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GuestFailure {
+    #[error("{0}")]
+    Denied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<GuestError> for GuestFailure {
+    fn from(e: GuestError) -> Self {
+        match e {
+            GuestError::Denied(m) => GuestFailure::Denied(m),
+            GuestError::NotFound(m) => GuestFailure::NotFound(m),
+            GuestError::Invalid(m) => GuestFailure::Invalid(m),
+            GuestError::Conflict(m) => GuestFailure::Conflict(m),
+            GuestError::Internal(m) => GuestFailure::Internal(m),
+        }
+    }
+}
+
+impl SandboxError {
+    /// The HTTP status a failed invocation answers with: the guest's own verdicts keep their meaning
+    /// (denied 403, not found 404, invalid 400, conflict 409); a guest that broke a limit or trapped is a
+    /// server-side failure (500), a timeout 504, a full pool 503.
+    pub fn status(&self) -> u16 {
+        match self {
+            SandboxError::Timeout { .. } => 504,
+            SandboxError::Busy { .. } => 503,
+            SandboxError::Guest { error, .. } => match error {
+                GuestFailure::Denied(_) => 403,
+                GuestFailure::NotFound(_) => 404,
+                GuestFailure::Invalid(_) => 400,
+                GuestFailure::Conflict(_) => 409,
+                GuestFailure::Internal(_) => 500,
+            },
+            _ => 500,
+        }
+    }
+
+    /// The protocol-style error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SandboxError::FuelExhausted { .. } => "FUNCTION_FUEL_EXHAUSTED",
+            SandboxError::Timeout { .. } => "FUNCTION_TIMEOUT",
+            SandboxError::MemoryLimit { .. } => "FUNCTION_MEMORY_LIMIT",
+            SandboxError::Trapped { .. } => "FUNCTION_TRAPPED",
+            SandboxError::OutputTooLarge { .. } => "FUNCTION_OUTPUT_TOO_LARGE",
+            SandboxError::Refused { .. } => "FUNCTION_REFUSED",
+            SandboxError::Busy { .. } => "FUNCTION_BUSY",
+            SandboxError::Guest { error, .. } => match error {
+                GuestFailure::Denied(_) => "PERMISSION_DENIED",
+                GuestFailure::NotFound(_) => "RECORD_NOT_FOUND",
+                GuestFailure::Invalid(_) => "VALIDATION_ERROR",
+                GuestFailure::Conflict(_) => "CONFLICT",
+                GuestFailure::Internal(_) => "FUNCTION_FAILED",
+            },
+        }
+    }
+}
+
+/// The engine and linker, shared by every sandbox configuration in the process.
+struct Shared {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    cache: Option<cache::CompileCache>,
+    config: EngineConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A configured sandbox. Cheap to clone; clones share the engine.
+#[derive(Clone)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    pub config: SandboxConfig,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("engine", &self.shared.config)
+            .field("limits", &self.config)
+            .finish()
+    }
+}
+
+/// A component ready to run: checked, compiled, pre-instantiated.
+pub struct LoadedComponent {
+    pub name: Arc<str>,
+    pub sha256: String,
+    pub kind: BodyKind,
+    pre: Pre,
+}
+
+enum Pre {
+    Hook(HookBodyPre<GuestState>),
+    Function(FunctionBodyPre<GuestState>),
+}
+
+/// A hook event as the sandbox hands it to a guest.
+#[derive(Clone, Debug)]
+pub struct HookEvent {
+    pub object: String,
+    pub event: String,
+    pub input: String,
+    pub previous: Option<String>,
+    pub record_id: Option<String>,
+    pub caller: Caller,
+}
+
+/// What a hook decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HookOutcome {
+    Proceed(Option<String>),
+    Abort(String),
+}
+
+impl Sandbox {
+    pub fn new(engine_config: EngineConfig, config: SandboxConfig) -> Result<Sandbox, String> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(engine_config.fuel)
+            .epoch_interruption(engine_config.epochs)
+            .max_wasm_stack(512 * 1024)
+            .async_stack_size(2 * 1024 * 1024);
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        let n = engine_config.pool_instances.max(1);
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .total_stacks(n)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_core_instances_per_component(32)
+            .max_memory_size((limits::MAX_BODY_MEMORY_MB as usize) << 20);
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| format!("starting the Wasm engine: {e:#}"))?;
+        let mut linker = Linker::<GuestState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| format!("linking WASI: {e:#}"))?;
+        bindings::hook::HookBody::add_to_linker::<GuestState, HasSelf<GuestState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| format!("linking the objectos:host imports: {e:#}"))?;
+        let cache = match &engine_config.cache_dir {
+            Some(dir) => Some(
+                cache::CompileCache::open(dir, &engine)
+                    .map_err(|e| format!("opening the compile cache {}: {e}", dir.display()))?,
+            ),
+            None => None,
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        if engine_config.epochs {
+            let engine = engine.weak();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("objectos-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        match engine.upgrade() {
+                            Some(e) => e.increment_epoch(),
+                            None => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("starting the epoch clock: {e}"))?;
+        }
+        Ok(Sandbox {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                config: engine_config,
+                ticker_stop,
+            }),
+            config,
+        })
+    }
+
+    /// The same engine with other limits.
+    pub fn with_config(&self, config: SandboxConfig) -> Sandbox {
+        Sandbox {
+            shared: self.shared.clone(),
+            config,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// Checks, compiles (or loads from the cache) and pre-instantiates a component.
+    pub fn load(
+        &self,
+        name: &str,
+        kind: BodyKind,
+        bytes: &[u8],
+    ) -> Result<LoadedComponent, SandboxError> {
+        let refused = |reason: String| SandboxError::Refused {
+            body: name.to_string(),
+            reason,
+        };
+        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
+        let engine = &self.shared.engine;
+        let cached = self
+            .shared
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(engine, &sha256));
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = Component::new(engine, bytes)
+                    .map_err(|e| refused(format!("not a valid component: {e:#}")))?;
+                if let Some(cache) = &self.shared.cache {
+                    cache.store(&sha256, &c);
+                }
+                c
+            }
+        };
+        let ty = component.component_type();
+        for (import, _) in ty.imports(engine) {
+            if !ALLOWED_IMPORTS.iter().any(|p| import.starts_with(p)) {
+                return Err(refused(format!(
+                    "it imports `{import}`, which a {} body is not given (only objectos:host data and log, and WASI clocks, random, io and stdio)",
+                    match kind {
+                        BodyKind::Hook => "hook",
+                        BodyKind::Function => "function",
+                    }
+                )));
+            }
+        }
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refused(format!("cannot be linked: {e:#}")))?;
+        let pre = match kind {
+            BodyKind::Hook => Pre::Hook(HookBodyPre::new(pre).map_err(|e| {
+                refused(format!(
+                    "does not export the objectos:host/hook interface: {e:#}"
+                ))
+            })?),
+            BodyKind::Function => Pre::Function(FunctionBodyPre::new(pre).map_err(|e| {
+                refused(format!(
+                    "does not export the objectos:host/function interface: {e:#}"
+                ))
+            })?),
+        };
+        Ok(LoadedComponent {
+            name: Arc::from(name),
+            sha256,
+            kind,
+            pre,
+        })
+    }
+
+    fn store(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+        bridge: Option<DataBridge>,
+    ) -> Result<Store<GuestState>, SandboxError> {
+        let state = GuestState::new(
+            component.name.clone(),
+            limits.memory_bytes,
+            bridge,
+            self.config.max_log_bytes,
+            self.config.host_call_timeout,
+        );
+        let mut store = Store::new(&self.shared.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if self.shared.config.fuel {
+            store
+                .set_fuel(limits.fuel)
+                .map_err(|e| self.internal(component, e))?;
+        }
+        if self.shared.config.epochs {
+            let ticks = limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1;
+            store.set_epoch_deadline(ticks);
+            store.epoch_deadline_trap();
+        }
+        Ok(store)
+    }
+
+    fn internal(&self, component: &LoadedComponent, e: wasmtime::Error) -> SandboxError {
+        SandboxError::Trapped {
+            body: component.name.to_string(),
+            reason: format!("{e:#}"),
+        }
+    }
+
+    /// Turns a failed call into the error that says what the guest did.
+    fn classify(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+        store: &Store<GuestState>,
+        e: wasmtime::Error,
+    ) -> SandboxError {
+        let body = component.name.to_string();
+        if store.data().limiter.hit {
+            return SandboxError::MemoryLimit {
+                body,
+                mb: limits.memory_bytes >> 20,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => SandboxError::FuelExhausted {
+                body,
+                fuel: limits.fuel,
+            },
+            Some(Trap::Interrupt) => SandboxError::Timeout {
+                body,
+                ms: limits.timeout.as_millis(),
+            },
+            Some(Trap::StackOverflow) => SandboxError::Trapped {
+                body,
+                reason: "stack overflow (call stack exhausted)".into(),
+            },
+            Some(trap) => SandboxError::Trapped {
+                body,
+                reason: trap.to_string(),
+            },
+            None => {
+                let text = format!("{e:#}");
+                if text.contains("maximum concurrent") || text.contains("pooling") {
+                    SandboxError::Busy { body }
+                } else {
+                    SandboxError::Trapped { body, reason: text }
+                }
+            }
+        }
+    }
+
+    /// Runs `call` under the wall-clock deadline: epochs stop a guest that computes, this timer one that waits.
+    async fn bounded<T>(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+        call: impl Future<Output = Result<T, SandboxError>>,
+    ) -> Result<T, SandboxError> {
+        // A little slack so that a computing guest is stopped by its epoch deadline (which names the cause
+        // precisely) before this timer fires.
+        let slack = EPOCH_TICK * 4;
+        match tokio::time::timeout(limits.timeout + slack, call).await {
+            Ok(r) => r,
+            Err(_) => Err(SandboxError::Timeout {
+                body: component.name.to_string(),
+                ms: limits.timeout.as_millis(),
+            }),
+        }
+    }
+
+    fn check_output(&self, component: &LoadedComponent, text: &str) -> Result<(), SandboxError> {
+        if text.len() > self.config.max_output_bytes {
+            return Err(SandboxError::OutputTooLarge {
+                body: component.name.to_string(),
+                size: text.len(),
+                max: self.config.max_output_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// One hook invocation in a fresh instance.
+    pub async fn call_hook(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+        event: &HookEvent,
+        bridge: Option<DataBridge>,
+    ) -> Result<HookOutcome, SandboxError> {
+        let Pre::Hook(pre) = &component.pre else {
+            return Err(SandboxError::Refused {
+                body: component.name.to_string(),
+                reason: "it is a function body, not a hook body".into(),
+            });
+        };
+        let mut store = self.store(component, limits, bridge)?;
+        let wit_event = wit_hook::Event {
+            object: event.object.clone(),
+            event: event.event.clone(),
+            input: event.input.clone(),
+            previous: event.previous.clone(),
+            record_id: event.record_id.clone(),
+            caller: event.caller.clone(),
+        };
+        let result = self
+            .bounded(component, limits, async {
+                let run = async {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    instance
+                        .objectos_host_hook()
+                        .call_handle(&mut store, &wit_event)
+                        .await
+                };
+                match run.await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(self.classify(component, limits, &store, e)),
+                }
+            })
+            .await;
+        store.data().flush_output();
+        match result? {
+            Ok(wit_hook::Outcome::Proceed(replacement)) => {
+                if let Some(text) = &replacement {
+                    self.check_output(component, text)?;
+                }
+                Ok(HookOutcome::Proceed(replacement))
+            }
+            Ok(wit_hook::Outcome::Abort(message)) => {
+                self.check_output(component, &message)?;
+                Ok(HookOutcome::Abort(message))
+            }
+            Err(e) => Err(SandboxError::Guest {
+                body: component.name.to_string(),
+                error: e.into(),
+            }),
+        }
+    }
+
+    /// One function invocation in a fresh instance; the result is JSON text.
+    pub async fn call_function(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+        caller: &Caller,
+        input: &str,
+        bridge: Option<DataBridge>,
+    ) -> Result<String, SandboxError> {
+        let Pre::Function(pre) = &component.pre else {
+            return Err(SandboxError::Refused {
+                body: component.name.to_string(),
+                reason: "it is a hook body, not a function body".into(),
+            });
+        };
+        let mut store = self.store(component, limits, bridge)?;
+        let input = input.to_string();
+        let result = self
+            .bounded(component, limits, async {
+                let run = async {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    instance
+                        .objectos_host_function()
+                        .call_call(&mut store, caller, &input)
+                        .await
+                };
+                match run.await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(self.classify(component, limits, &store, e)),
+                }
+            })
+            .await;
+        store.data().flush_output();
+        match result? {
+            Ok(text) => {
+                self.check_output(component, &text)?;
+                Ok(text)
+            }
+            Err(e) => Err(SandboxError::Guest {
+                body: component.name.to_string(),
+                error: e.into(),
+            }),
+        }
+    }
+
+    /// An instance kept across calls: NOT how objectos runs artifact code (every invocation gets a fresh
+    /// instance); it exists to measure what the fresh instance costs (`benches/sandbox.rs`).
+    pub async fn reusable_hook(
+        &self,
+        component: &LoadedComponent,
+        limits: &Limits,
+    ) -> Result<ReusableHook, SandboxError> {
+        let Pre::Hook(pre) = &component.pre else {
+            return Err(SandboxError::Refused {
+                body: component.name.to_string(),
+                reason: "not a hook body".into(),
+            });
+        };
+        let mut store = self.store(component, limits, None)?;
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| self.internal(component, e))?;
+        Ok(ReusableHook {
+            store,
+            instance,
+            limits: *limits,
+            fuel: self.shared.config.fuel,
+            epochs: self.shared.config.epochs,
+        })
+    }
+}
+
+/// See [`Sandbox::reusable_hook`].
+pub struct ReusableHook {
+    store: Store<GuestState>,
+    instance: bindings::hook::HookBody,
+    limits: Limits,
+    fuel: bool,
+    epochs: bool,
+}
+
+impl ReusableHook {
+    pub async fn call(&mut self, event: &HookEvent) -> Result<HookOutcome, String> {
+        if self.fuel {
+            self.store
+                .set_fuel(self.limits.fuel)
+                .map_err(|e| e.to_string())?;
+        }
+        if self.epochs {
+            let ticks = self.limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1;
+            self.store.set_epoch_deadline(ticks);
+        }
+        let wit_event = wit_hook::Event {
+            object: event.object.clone(),
+            event: event.event.clone(),
+            input: event.input.clone(),
+            previous: event.previous.clone(),
+            record_id: event.record_id.clone(),
+            caller: event.caller.clone(),
+        };
+        match self
+            .instance
+            .objectos_host_hook()
+            .call_handle(&mut self.store, &wit_event)
+            .await
+            .map_err(|e| format!("{e:#}"))?
+        {
+            Ok(wit_hook::Outcome::Proceed(r)) => Ok(HookOutcome::Proceed(r)),
+            Ok(wit_hook::Outcome::Abort(m)) => Ok(HookOutcome::Abort(m)),
+            Err(e) => Err(format!("{e:?}")),
+        }
+    }
+}
