@@ -112,6 +112,26 @@ fn parse_env(s: &str) -> Result<SeedEnvironment, String> {
 
 #[derive(Subcommand)]
 enum ArtifactCommand {
+    /// Build an envelope from a definition: inline the Wasm components its bodies name (`componentPath`),
+    /// set the checksum. The same inputs give byte-identical output.
+    Build {
+        /// The definition JSON (a bare ObjectStack definition).
+        definition: String,
+        /// Where to write the envelope ("-" for stdout).
+        #[arg(short, long, default_value = "-")]
+        out: String,
+        /// Resolve `componentPath`s in this directory (default: the definition's directory).
+        #[arg(long)]
+        components: Option<String>,
+        #[arg(long, default_value = "local")]
+        environment_id: String,
+        /// Default: the first 12 characters of the checksum.
+        #[arg(long)]
+        commit_id: Option<String>,
+        /// Recorded as `builtAt` (left out unless given, so that builds are reproducible).
+        #[arg(long)]
+        built_at: Option<String>,
+    },
     /// Check an artifact; print every problem with its JSON path. Exit status 2 when it is broken.
     Verify {
         /// Path or URL, optionally pinned with #sha256=<64 hex>.
@@ -192,7 +212,103 @@ async fn main() -> ExitCode {
             }
             Err(e) => refuse(&source, &e),
         },
+        Command::Artifact(ArtifactCommand::Build {
+            definition,
+            out,
+            components,
+            environment_id,
+            commit_id,
+            built_at,
+        }) => build_artifact(
+            &definition,
+            &out,
+            components.as_deref(),
+            &environment_id,
+            commit_id.as_deref(),
+            built_at.as_deref(),
+        ),
         Command::Serve(args) => serve(args).await,
+    }
+}
+
+fn build_artifact(
+    definition: &str,
+    out: &str,
+    components: Option<&str>,
+    environment_id: &str,
+    commit_id: Option<&str>,
+    built_at: Option<&str>,
+) -> ExitCode {
+    use objectos_host::artifact::build;
+    let text = match std::fs::read_to_string(definition) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{definition}: cannot read: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{definition}: not JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let base = match components {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(definition)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+    };
+    let read = |name: &str| {
+        let path = base.join(name);
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let inlined = match build::inline_components(&mut value, &read) {
+        Ok(n) => n,
+        Err(problems) => {
+            eprintln!("{definition}: cannot build:");
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let envelope = match build::envelope(value, environment_id, commit_id, built_at) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{definition}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Refuse to write an artifact that `serve` would refuse.
+    if let Err(e) = Artifact::from_value(envelope.clone()) {
+        return refuse(definition, &e);
+    }
+    let mut text = serde_json::to_string_pretty(&envelope).unwrap_or_default();
+    text.push('\n');
+    let written = if out == "-" {
+        use std::io::Write;
+        std::io::stdout().write_all(text.as_bytes())
+    } else {
+        std::fs::write(out, &text)
+    };
+    match written {
+        Ok(()) => {
+            if out != "-" {
+                eprintln!(
+                    "{out}: {} component(s) inlined, checksum {}",
+                    inlined,
+                    envelope["checksum"].as_str().unwrap_or("")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{out}: cannot write: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -348,7 +464,8 @@ impl SandboxArgs {
     fn limits(&self) -> objectos_host::sandbox::SandboxConfig {
         use objectos_host::sandbox::{Limits, SandboxConfig};
         use std::time::Duration;
-        let mb = |m: u64| (m.min(objectos_host::sandbox::limits::MAX_BODY_MEMORY_MB) as usize) << 20;
+        let mb =
+            |m: u64| (m.min(objectos_host::sandbox::limits::MAX_BODY_MEMORY_MB) as usize) << 20;
         SandboxConfig {
             hook: Limits {
                 fuel: self.hook_fuel,

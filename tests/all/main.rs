@@ -13,6 +13,7 @@ mod http_api;
 mod http_conformance;
 mod http_expense;
 mod node_client;
+mod sandbox;
 mod schema_sync;
 mod seeds;
 mod units;

@@ -303,11 +303,22 @@ pub async fn start_server(
     artifact: Value,
     http: objectos_host::http::HttpConfig,
 ) -> Server {
+    start_server_with(db, test, artifact, http, |_| {}).await
+}
+
+/// `start_server` with changes to the runtime configuration (sandbox limits, …).
+pub async fn start_server_with(
+    db: Db,
+    test: &str,
+    artifact: Value,
+    http: objectos_host::http::HttpConfig,
+    adjust: impl FnOnce(&mut RuntimeConfig),
+) -> Server {
     let artifact = Artifact::from_value(artifact).expect("artifact is valid");
     let url = database_url(db, test).await;
-    let (kernel, _) = Kernel::boot(artifact, &config(url))
-        .await
-        .expect("kernel boots");
+    let mut cfg = config(url);
+    adjust(&mut cfg);
+    let (kernel, _) = Kernel::boot(artifact, &cfg).await.expect("kernel boots");
     let state = objectos_host::http::AppState::new(kernel.clone(), b"test-secret-0123456789", http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -7,8 +7,12 @@ use std::process::Command;
 const COMPONENTS: &[&str] = &["sample_hooks", "sample_functions", "hostile", "hostile_fs"];
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.join("../..").canonicalize().expect("repository root");
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("repository root");
     for watched in ["plugins", "sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -16,7 +20,14 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root.join("plugins"))
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     // The outer build's settings are for the host; the guests get their own.
     for var in [
@@ -37,15 +48,23 @@ fn main() {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("running cargo for the guest components");
+    let status = cmd
+        .status()
+        .expect("running cargo for the guest components");
     assert!(
         status.success(),
         "building plugins/ for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
     );
     let mut out = String::new();
     for name in COMPONENTS {
-        let path = target_dir.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
-        assert!(Path::new(&path).exists(), "{} was not built", path.display());
+        let path = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{name}.wasm"));
+        assert!(
+            Path::new(&path).exists(),
+            "{} was not built",
+            path.display()
+        );
         out.push_str(&format!(
             "pub const {}: &str = {:?};\n",
             name.to_uppercase(),

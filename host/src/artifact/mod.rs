@@ -1,5 +1,6 @@
 //! Artifacts: where they come from, which form they are in, whether they are sound, and the typed model.
 
+pub mod build;
 pub mod checksum;
 pub mod fields;
 pub mod inspect;

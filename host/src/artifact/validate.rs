@@ -1006,11 +1006,14 @@ fn check_body(path: &str, body: &Value, report: &mut ValidationReport) {
                     use base64::Engine as _;
                     match base64::engine::general_purpose::STANDARD.decode(encoded) {
                         Ok(bytes) => {
-                            let actual = hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes));
+                            let actual =
+                                hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes));
                             if !actual.eq_ignore_ascii_case(h) {
                                 report.error(
                                     format!("{path}.sha256"),
-                                    format!("does not match the component: its SHA-256 is {actual}"),
+                                    format!(
+                                        "does not match the component: its SHA-256 is {actual}"
+                                    ),
                                 );
                             }
                         }

@@ -71,6 +71,24 @@ fn to_json(v: &CelValue) -> Result<Value, String> {
         }
         CelValue::Duration(d) => Value::from(d.num_milliseconds()),
         CelValue::List(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        CelValue::Map(map) => {
+            // Sorted keys: the same expression always gives the same JSON.
+            let mut entries: Vec<(String, Value)> = map
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel_interpreter::objects::Key::String(s) => s.to_string(),
+                        cel_interpreter::objects::Key::Int(i) => i.to_string(),
+                        cel_interpreter::objects::Key::Uint(u) => u.to_string(),
+                        cel_interpreter::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    to_json(v).map(|v| (key, v))
+                })
+                .collect::<Result<_, _>>()?;
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
         other => {
             return Err(format!(
                 "a CEL value of type {:?} has no JSON form",

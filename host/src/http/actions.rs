@@ -4,8 +4,8 @@
 
 use super::errors::ApiError;
 use super::{Shared, identity};
-use axum::body::Bytes;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +14,14 @@ use serde_json::{Map, Value, json};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/api/v1/actions/{object}/{action}", post(run_without_record))
-        .route("/api/v1/actions/{object}/{action}/{id}", post(run_with_record))
+        .route(
+            "/api/v1/actions/{object}/{action}",
+            post(run_without_record),
+        )
+        .route(
+            "/api/v1/actions/{object}/{action}/{id}",
+            post(run_with_record),
+        )
 }
 
 async fn run_without_record(

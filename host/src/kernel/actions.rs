@@ -46,9 +46,8 @@ impl Actions {
                 let Some(body) = entry.get("body") else {
                     continue;
                 };
-                let def: BodyDef = serde_json::from_value(body.clone()).map_err(|e| {
-                    DataError::Schema(format!("functions.{name}.body: {e}"))
-                })?;
+                let def: BodyDef = serde_json::from_value(body.clone())
+                    .map_err(|e| DataError::Schema(format!("functions.{name}.body: {e}")))?;
                 let body = Body::compile(name, &def, BodyKind::Function, sandbox, components)?;
                 functions.insert(name.clone(), Arc::new(body));
             }
@@ -121,9 +120,9 @@ fn check_params(def: &ActionDef, params: &Map<String, Value>) -> Result<(), Data
                 let ok = match p.kind.as_deref() {
                     Some("number" | "currency" | "percent" | "integer") => v.is_number(),
                     Some("boolean" | "checkbox" | "toggle") => v.is_boolean(),
-                    Some("text" | "textarea" | "string" | "email" | "url" | "date" | "datetime") => {
-                        v.is_string()
-                    }
+                    Some(
+                        "text" | "textarea" | "string" | "email" | "url" | "date" | "datetime",
+                    ) => v.is_string(),
                     _ => true,
                 };
                 if !ok {
@@ -172,14 +171,37 @@ impl Kernel {
         params: Value,
     ) -> Result<Value, DataError> {
         self.object_for(principal, object)?;
-        let compiled = self
-            .actions
-            .get(object, action)
-            .cloned()
-            .ok_or_else(|| DataError::ActionNotFound {
-                object: object.to_string(),
-                action: action.to_string(),
-            })?;
+        let compiled =
+            self.actions
+                .get(object, action)
+                .cloned()
+                .ok_or_else(|| DataError::ActionNotFound {
+                    object: object.to_string(),
+                    action: action.to_string(),
+                })?;
+        match (&compiled.body, compiled.def.target.as_deref()) {
+            (Some(Body::Unavailable(why)), _) => {
+                return Err(DataError::FunctionUnavailable {
+                    name: action.to_string(),
+                    reason: why.clone(),
+                });
+            }
+            (None, Some(target)) if !self.actions.functions.contains_key(target) => {
+                return Err(DataError::FunctionUnavailable {
+                    name: action.to_string(),
+                    reason: format!(
+                        "its target {target} is not a function with a body (a runtimeModule handler cannot run here)"
+                    ),
+                });
+            }
+            (None, None) => {
+                return Err(DataError::FunctionUnavailable {
+                    name: action.to_string(),
+                    reason: "the action has no body and no target function".into(),
+                });
+            }
+            _ => {}
+        }
         let params = match params {
             Value::Object(m) => m,
             Value::Null => Map::new(),
@@ -249,13 +271,18 @@ impl Kernel {
                     return Err(refused(
                         403,
                         "ACTION_NOT_AVAILABLE",
-                        format!("Action {action} is not available here (its visible condition is false)"),
+                        format!(
+                            "Action {action} is not available here (its visible condition is false)"
+                        ),
                     ));
                 }
             }
         }
         if let Some(disabled) = &compiled.disabled
-            && !matches!(disabled.evaluate_in(&scope, &roots, now), Ok(Value::Bool(false)))
+            && !matches!(
+                disabled.evaluate_in(&scope, &roots, now),
+                Ok(Value::Bool(false))
+            )
         {
             return Err(refused(
                 400,
@@ -337,10 +364,15 @@ impl Kernel {
             }
             Body::Cel(expr) => {
                 let params = input.get("params").cloned().unwrap_or(Value::Null);
-                let user = json!({"id": principal.user_id, "organizationId": principal.organization_id});
+                let user =
+                    json!({"id": principal.user_id, "organizationId": principal.organization_id});
                 expr.evaluate_in(
                     scope,
-                    &[("params", &params), ("user", &user), ("current_user", &user)],
+                    &[
+                        ("params", &params),
+                        ("user", &user),
+                        ("current_user", &user),
+                    ],
                     chrono::Utc::now(),
                 )
                 .map_err(|e| {

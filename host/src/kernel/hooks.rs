@@ -59,9 +59,8 @@ impl Body {
     ) -> Result<Body, DataError> {
         match def.language.as_str() {
             "wasm" => {
-                let sandbox = sandbox.ok_or_else(|| {
-                    DataError::Internal("no sandbox for a wasm body".into())
-                })?;
+                let sandbox = sandbox
+                    .ok_or_else(|| DataError::Internal("no sandbox for a wasm body".into()))?;
                 let sha = def.sha256.clone().unwrap_or_default().to_ascii_lowercase();
                 let component = match components.get(&(sha.clone(), kind)) {
                     Some(c) => c.clone(),
@@ -178,7 +177,11 @@ impl Hooks {
             list.push(Arc::new(CompiledHook {
                 name: def.name.clone(),
                 objects,
-                events: def.events.iter().map(|e| event_bit(e)).fold(0, |a, b| a | b),
+                events: def
+                    .events
+                    .iter()
+                    .map(|e| event_bit(e))
+                    .fold(0, |a, b| a | b),
                 priority: def.priority.unwrap_or(100),
                 condition,
                 abort_on_error: def.on_error.as_deref() != Some("log"),
@@ -290,7 +293,12 @@ pub fn acting_as(principal: &Principal, run_as_system: bool) -> Principal {
 fn rejected(object: &str, message: String) -> DataError {
     DataError::validation(
         object,
-        vec![FieldError::new("_record", "_record", "hook_rejected", message)],
+        vec![FieldError::new(
+            "_record",
+            "_record",
+            "hook_rejected",
+            message,
+        )],
     )
 }
 
@@ -310,7 +318,9 @@ pub fn guest_error(e: DataError) -> GuestError {
         | DataError::DeleteRestricted { .. }
         | DataError::ConcurrentUpdate { .. } => GuestError::Conflict(message),
         DataError::ActionRefused { .. } => GuestError::Denied(message),
-        DataError::Internal(_) => GuestError::Internal("internal error (see the server log)".into()),
+        DataError::Internal(_) => {
+            GuestError::Internal("internal error (see the server log)".into())
+        }
         _ => GuestError::Internal(message),
     }
 }
@@ -347,11 +357,20 @@ impl Kernel {
         for hook in self.hooks.matching(ev.object, ev.event) {
             if let Some(condition) = &hook.condition {
                 let record = input.as_object().cloned().unwrap_or_default();
-                let previous = ev.previous.cloned().map(Value::Object).unwrap_or(Value::Null);
-                let user = json!({"id": principal.user_id, "organizationId": principal.organization_id});
+                let previous = ev
+                    .previous
+                    .cloned()
+                    .map(Value::Object)
+                    .unwrap_or(Value::Null);
+                let user =
+                    json!({"id": principal.user_id, "organizationId": principal.organization_id});
                 match condition.evaluate_in(
                     &record,
-                    &[("previous", &previous), ("user", &user), ("current_user", &user)],
+                    &[
+                        ("previous", &previous),
+                        ("user", &user),
+                        ("current_user", &user),
+                    ],
                     chrono::Utc::now(),
                 ) {
                     Ok(Value::Bool(true)) => {}
@@ -392,11 +411,14 @@ impl Kernel {
                     match serde_json::from_str::<Value>(&replacement) {
                         Ok(v @ Value::Object(_)) if ev.event.starts_with("before") => input = v,
                         Ok(Value::Object(m))
-                            if ev.event == "afterFind" && m.get("records").is_some_and(Value::is_array) =>
+                            if ev.event == "afterFind"
+                                && m.get("records").is_some_and(Value::is_array) =>
                         {
                             input = Value::Object(m)
                         }
-                        _ => tracing::debug!(hook = %hook.name, event = ev.event, "replacement ignored: not a record for this event"),
+                        _ => {
+                            tracing::debug!(hook = %hook.name, event = ev.event, "replacement ignored: not a record for this event")
+                        }
                     }
                 }
                 Ok(HookOutcome::Proceed(None)) => {}
@@ -427,7 +449,8 @@ impl Kernel {
                     .as_deref()
                     .and_then(|p| serde_json::from_str(p).ok())
                     .unwrap_or(Value::Null);
-                let user = json!({"id": principal.user_id, "organizationId": principal.organization_id});
+                let user =
+                    json!({"id": principal.user_id, "organizationId": principal.organization_id});
                 let value = expr
                     .evaluate_in(
                         &record,
@@ -450,7 +473,9 @@ impl Kernel {
             Body::Wasm { component, limits } => {
                 let acting = acting_as(principal, hook.run_as_system);
                 let (bridge, requests) = mpsc::channel(4);
-                let call = self.sandbox_ref()?.call_hook(component, limits, event, Some(bridge));
+                let call = self
+                    .sandbox_ref()?
+                    .call_hook(component, limits, event, Some(bridge));
                 self.serve_guest(tx, &acting, cx, requests, call)
                     .await
                     .map_err(DataError::Sandbox)
@@ -504,7 +529,9 @@ impl Kernel {
                 GuestCall::Find { object, query } => {
                     let body: Value = serde_json::from_str(&query)
                         .map_err(|e| GuestError::Invalid(format!("the query is not JSON: {e}")))?;
-                    let query = self.parse_query(principal, &object, &body).map_err(guest_error)?;
+                    let query = self
+                        .parse_query(principal, &object, &body)
+                        .map_err(guest_error)?;
                     DataOp::Find { object, query }
                 }
                 GuestCall::Get { object, id } => DataOp::Get {
@@ -591,7 +618,11 @@ impl Kernel {
                         }
                         Ok(_) => break,
                         Err(e) if attempt + 1 < attempts => {
-                            let wait = job.hook.retry.backoff_ms.saturating_mul(1 << attempt.min(10));
+                            let wait = job
+                                .hook
+                                .retry
+                                .backoff_ms
+                                .saturating_mul(1 << attempt.min(10));
                             tracing::warn!(hook = %job.hook.name, attempt = attempt + 1, "async hook failed, retrying in {wait} ms: {e}");
                             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                         }

@@ -416,8 +416,15 @@ impl Kernel {
                     expected_version,
                 } => {
                     let schema = self.object_for(principal, &object)?.clone();
-                    self.delete_checked(tx, principal, &schema, &id, expected_version.as_deref(), cx)
-                        .await?;
+                    self.delete_checked(
+                        tx,
+                        principal,
+                        &schema,
+                        &id,
+                        expected_version.as_deref(),
+                        cx,
+                    )
+                    .await?;
                     Ok(OpResult::Deleted { id })
                 }
                 DataOp::Batch { operations } => {

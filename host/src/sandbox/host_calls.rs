@@ -13,11 +13,27 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// A guest's data call, for the kernel to run.
 #[derive(Debug)]
 pub enum GuestCall {
-    Find { object: String, query: String },
-    Get { object: String, id: String },
-    Insert { object: String, values: String },
-    Update { object: String, id: String, patch: String },
-    Delete { object: String, id: String },
+    Find {
+        object: String,
+        query: String,
+    },
+    Get {
+        object: String,
+        id: String,
+    },
+    Insert {
+        object: String,
+        values: String,
+    },
+    Update {
+        object: String,
+        id: String,
+        patch: String,
+    },
+    Delete {
+        object: String,
+        id: String,
+    },
 }
 
 /// A data call with the channel its answer goes back on.
@@ -183,8 +199,7 @@ impl data::Host for GuestState {
         id: String,
         patch: String,
     ) -> Result<String, GuestError> {
-        self.forward(GuestCall::Update { object, id, patch })
-            .await
+        self.forward(GuestCall::Update { object, id, patch }).await
     }
 
     async fn delete(&mut self, object: String, id: String) -> Result<(), GuestError> {

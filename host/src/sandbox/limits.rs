@@ -89,7 +89,12 @@ impl Default for SandboxConfig {
 
 impl SandboxConfig {
     /// The limits of a body of `kind`, with its own `timeoutMs` / `memoryMb` (already validated ≤ the maxima).
-    pub fn limits(&self, kind: BodyKind, timeout_ms: Option<u64>, memory_mb: Option<u64>) -> Limits {
+    pub fn limits(
+        &self,
+        kind: BodyKind,
+        timeout_ms: Option<u64>,
+        memory_mb: Option<u64>,
+    ) -> Limits {
         let base = match kind {
             BodyKind::Hook => self.hook,
             BodyKind::Function => self.function,

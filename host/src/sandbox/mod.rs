@@ -56,7 +56,11 @@ pub enum SandboxError {
     #[error("{body}: trapped: {reason}")]
     Trapped { body: String, reason: String },
     #[error("{body}: returned {size} bytes, more than the {max} allowed")]
-    OutputTooLarge { body: String, size: usize, max: usize },
+    OutputTooLarge {
+        body: String,
+        size: usize,
+        max: usize,
+    },
     #[error("{body}: refused: {reason}")]
     Refused { body: String, reason: String },
     #[error("{body}: every sandbox slot is busy")]
@@ -137,6 +141,8 @@ struct Shared {
     engine: Engine,
     linker: Linker<GuestState>,
     cache: Option<cache::CompileCache>,
+    /// Components compiled in this process, by SHA-256: kernels sharing the engine compile each once.
+    compiled: std::sync::Mutex<std::collections::HashMap<String, Component>>,
     config: EngineConfig,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -168,6 +174,8 @@ pub struct LoadedComponent {
     pub name: Arc<str>,
     pub sha256: String,
     pub kind: BodyKind,
+    /// Loaded from the compile cache (or compiled earlier in this process) rather than compiled now.
+    pub from_cache: bool,
     pre: Pre,
 }
 
@@ -252,6 +260,7 @@ impl Sandbox {
                 engine,
                 linker,
                 cache,
+                compiled: Default::default(),
                 config: engine_config,
                 ticker_stop,
             }),
@@ -284,20 +293,36 @@ impl Sandbox {
         };
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
         let engine = &self.shared.engine;
-        let cached = self
+        let in_process = self
             .shared
-            .cache
-            .as_ref()
-            .and_then(|c| c.load(engine, &sha256));
-        let component = match cached {
-            Some(c) => c,
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&sha256).cloned());
+        let (component, from_cache) = match in_process {
+            Some(c) => (c, true),
             None => {
-                let c = Component::new(engine, bytes)
-                    .map_err(|e| refused(format!("not a valid component: {e:#}")))?;
-                if let Some(cache) = &self.shared.cache {
-                    cache.store(&sha256, &c);
+                let cached = self
+                    .shared
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.load(engine, &sha256));
+                let from_cache = cached.is_some();
+                let c = match cached {
+                    Some(c) => c,
+                    None => {
+                        let c = Component::new(engine, bytes)
+                            .map_err(|e| refused(format!("not a valid component: {e:#}")))?;
+                        if let Some(cache) = &self.shared.cache {
+                            cache.store(&sha256, &c);
+                        }
+                        c
+                    }
+                };
+                if let Ok(mut m) = self.shared.compiled.lock() {
+                    m.insert(sha256.clone(), c.clone());
                 }
-                c
+                (c, from_cache)
             }
         };
         let ty = component.component_type();
@@ -333,6 +358,7 @@ impl Sandbox {
             name: Arc::from(name),
             sha256,
             kind,
+            from_cache,
             pre,
         })
     }
@@ -592,7 +618,12 @@ impl ReusableHook {
                 .map_err(|e| e.to_string())?;
         }
         if self.epochs {
-            let ticks = self.limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1;
+            let ticks = self
+                .limits
+                .timeout
+                .as_micros()
+                .div_ceil(EPOCH_TICK.as_micros()) as u64
+                + 1;
             self.store.set_epoch_deadline(ticks);
         }
         let wit_event = wit_hook::Event {

@@ -6,10 +6,15 @@ use std::hint::black_box;
 
 struct Hostile;
 
+/// Recursion that lives on the Wasm call stack (no locals in linear memory), so the engine's stack limit,
+/// not the guest's own shadow stack, is what runs out. The combining step keeps LLVM from turning it into a loop.
+#[inline(never)]
 fn recurse(n: u64) -> u64 {
-    // Each frame keeps a buffer alive so the stack, not the fuel, runs out first.
-    let buf = black_box([n; 64]);
-    if n == u64::MAX { 0 } else { recurse(n + 1).wrapping_add(buf[3]) }
+    if n % 1_000_000_007 == 1_000_000_006 {
+        return n;
+    }
+    let deeper = recurse(n.wrapping_mul(3).wrapping_add(1));
+    deeper.wrapping_mul(n | 1).rotate_left(3)
 }
 
 impl Hook for Hostile {
@@ -30,17 +35,20 @@ impl Hook for Hostile {
             "memory" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    hoard.push(black_box(vec![7u8; 1 << 20]));
+                    // Reserved, not written: memory grows without burning fuel on filling it.
+                    let mut chunk: Vec<u8> = Vec::with_capacity(4 << 20);
+                    chunk.push(7);
+                    hoard.push(black_box(chunk));
                 }
             }
             "recurse" => {
-                let depth = recurse(black_box(0));
+                let depth = recurse(black_box(1));
                 record.insert("depth".into(), json!(depth));
                 proceed_with(record)
             }
             "huge" => {
-                record.insert("title".into(), Value::String("x".repeat(4 << 20)));
-                proceed_with(record)
+                // 2 MiB handed back as the "record": the host refuses it by size before reading it.
+                Ok(objectos_sdk::Outcome::Proceed(Some(" ".repeat(2 << 20))))
             }
             "insert-then-trap" => {
                 data::insert("activity", &json!({"subject": "probe", "event": "before the trap"}))?;
