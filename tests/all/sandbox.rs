@@ -502,6 +502,41 @@ mod guest_principal {
             }
             other => panic!("{other:?}"),
         }
+        // A hook declared `runAs: system` acts as the runtime: runtime objects exist for it (no user signed
+        // up in this kernel, so it sees the table, empty, where the user's guest got "not found").
+        let probe = match kernel
+            .execute(
+                &alice,
+                DataOp::Create {
+                    object: "probe".into(),
+                    record: json!({"mode": "calm"})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                },
+            )
+            .await
+            .expect("probe")
+        {
+            OpResult::Record(r) => r["id"].as_str().unwrap_or_default().to_string(),
+            other => panic!("{other:?}"),
+        };
+        let patched = kernel
+            .execute(
+                &alice,
+                DataOp::Update {
+                    object: "probe".into(),
+                    id: probe,
+                    patch: json!({"mode": "peek", "target": "sys_user"})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                    expected_version: None,
+                },
+            )
+            .await
+            .expect("a system hook may read sys_user");
+        assert_eq!(seen(patched), json!(0));
     }
 
     #[tokio::test]

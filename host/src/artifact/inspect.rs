@@ -46,14 +46,22 @@ pub fn unrunnable_handlers(artifact: &Artifact) -> Vec<Unrunnable> {
     for action in &def.actions {
         let needs_code = matches!(action.kind.as_deref(), Some("script") | None);
         match &action.body {
-            None if needs_code && action.target.is_some() => out.push(Unrunnable {
-                kind: "action",
-                name: action.name.clone(),
-                reason: format!(
-                    "target {:?} exists only in the runtime module {module}",
-                    action.target.clone().unwrap_or_default()
-                ),
-            }),
+            None if needs_code
+                && action.target.is_some()
+                && !action
+                    .target
+                    .as_deref()
+                    .is_some_and(|t| function_has_body(def, t)) =>
+            {
+                out.push(Unrunnable {
+                    kind: "action",
+                    name: action.name.clone(),
+                    reason: format!(
+                        "target {:?} exists only in the runtime module {module}",
+                        action.target.clone().unwrap_or_default()
+                    ),
+                })
+            }
             Some(body) => {
                 if let Some(reason) = body_not_runnable(&body.language) {
                     out.push(Unrunnable {
@@ -79,14 +87,19 @@ pub fn unrunnable_handlers(artifact: &Artifact) -> Vec<Unrunnable> {
     out
 }
 
+/// Does the artifact's `functions` map give `name` a body (then an action can target it)?
+fn function_has_body(def: &super::model::Definition, name: &str) -> bool {
+    def.functions
+        .as_ref()
+        .and_then(|f| f.get(name))
+        .is_some_and(|f| f.get("body").is_some())
+}
+
 fn body_not_runnable(language: &str) -> Option<String> {
     match language {
         "js" => Some("JavaScript bodies need the JS runtime component (not built yet)".to_string()),
-        "wasm" => Some("Wasm bodies need the sandbox (not built yet)".to_string()),
-        "expression" => {
-            Some("expression bodies need the CEL evaluator (not built yet)".to_string())
-        }
-        _ => None,
+        "wasm" | "expression" => None,
+        other => Some(format!("unknown body language {other}")),
     }
 }
 

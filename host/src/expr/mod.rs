@@ -30,6 +30,9 @@ fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     ctx.add_function("today", move || ts(today));
     ctx.add_function("daysAgo", move |n: i64| ts(now - Duration::days(n)));
     ctx.add_function("daysFromNow", move |n: i64| ts(now + Duration::days(n)));
+    ctx.add_function("upper", |s: std::sync::Arc<String>| s.to_uppercase());
+    ctx.add_function("lower", |s: std::sync::Arc<String>| s.to_lowercase());
+    ctx.add_function("trim", |s: std::sync::Arc<String>| s.trim().to_string());
     ctx
 }
 

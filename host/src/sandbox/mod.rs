@@ -24,6 +24,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
 
+/// Bytes of a pool slot's memory, tables and stack reset in place rather than unmapped between calls.
+const KEEP_RESIDENT: usize = 4 << 20;
+
 /// How often the deadline clock ticks. A deadline is rounded up to whole ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
 
@@ -220,7 +223,14 @@ impl Sandbox {
             .max_memories_per_component(8)
             .max_tables_per_component(32)
             .max_core_instances_per_component(32)
-            .max_memory_size((limits::MAX_BODY_MEMORY_MB as usize) << 20);
+            .max_memory_size((limits::MAX_BODY_MEMORY_MB as usize) << 20)
+            // Resetting a slot for the next call: with PAGEMAP_SCAN (Linux 6.7+) only the pages the guest
+            // dirtied are restored, in place, instead of being unmapped and faulted in again on the next call
+            // (page faults and madvise were ~40 % of a call's time without this).
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .async_stack_keep_resident(KEEP_RESIDENT);
         wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| format!("starting the Wasm engine: {e:#}"))?;
         let mut linker = Linker::<GuestState>::new(&engine);
@@ -451,7 +461,16 @@ impl Sandbox {
         // A little slack so that a computing guest is stopped by its epoch deadline (which names the cause
         // precisely) before this timer fires.
         let slack = EPOCH_TICK * 4;
-        match tokio::time::timeout(limits.timeout + slack, call).await {
+        let started = std::time::Instant::now();
+        let mut call = std::pin::pin!(call);
+        // Most calls finish without ever waiting on the host: they never need a timer (arming and dropping
+        // one was a measurable part of a short call).
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(r) = first {
+            return r;
+        }
+        let left = (limits.timeout + slack).saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, call).await {
             Ok(r) => r,
             Err(_) => Err(SandboxError::Timeout {
                 body: component.name.to_string(),

@@ -20,7 +20,11 @@ fn recurse(n: u64) -> u64 {
 impl Hook for Hostile {
     fn handle(event: Event) -> HookResult {
         let mut record = event.record()?;
-        let mode = record.get("mode").and_then(Value::as_str).unwrap_or("").to_string();
+        let mode = record
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match mode.as_str() {
             "spin" => {
                 let mut i: u64 = 0;
@@ -51,12 +55,18 @@ impl Hook for Hostile {
                 Ok(objectos_sdk::Outcome::Proceed(Some(" ".repeat(2 << 20))))
             }
             "insert-then-trap" => {
-                data::insert("activity", &json!({"subject": "probe", "event": "before the trap"}))?;
+                data::insert(
+                    "activity",
+                    &json!({"subject": "probe", "event": "before the trap"}),
+                )?;
                 panic!("trapping after a data.insert");
             }
             "peek" => {
                 // What can this caller see of another object? The count goes back into the record.
-                let target = record.get("target").and_then(Value::as_str).unwrap_or("activity");
+                let target = record
+                    .get("target")
+                    .and_then(Value::as_str)
+                    .unwrap_or("activity");
                 match data::find(target, &json!({"limit": 1000})) {
                     Ok(rows) => record.insert("seen".into(), json!(rows.len())),
                     Err(e) => return abort(format!("peek refused: {e:?}")),

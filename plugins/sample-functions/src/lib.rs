@@ -13,14 +13,22 @@ impl Function for Escalate {
             return Err(Error::Invalid("escalate needs a record id".into()));
         };
         let record = data::get(&object, id)?;
-        let from = record.get("status").and_then(Value::as_str).unwrap_or("").to_string();
+        let from = record
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if from != "open" {
             return Err(Error::Invalid(format!(
                 "Only an open record can be escalated (this one is {from})"
             )));
         }
         let priority = input["params"]["priority"].as_str().unwrap_or("high");
-        data::update(&object, id, &json!({"status": "escalated", "priority": priority}))?;
+        data::update(
+            &object,
+            id,
+            &json!({"status": "escalated", "priority": priority}),
+        )?;
         Ok(json!({"escalated": true, "id": id, "from": from, "to": "escalated"}).to_string())
     }
 }

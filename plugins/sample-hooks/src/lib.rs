@@ -16,7 +16,11 @@ impl Hook for SampleHooks {
             if event.event == "beforeInsert" && record.get("status").is_none_or(Value::is_null) {
                 record.insert("status".into(), Value::String("draft".into()));
             }
-            if record.get("amount").and_then(Value::as_f64).is_some_and(|a| a < 0.0) {
+            if record
+                .get("amount")
+                .and_then(Value::as_f64)
+                .is_some_and(|a| a < 0.0)
+            {
                 return abort("amount must not be negative");
             }
             return proceed_with(record);
