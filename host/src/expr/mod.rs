@@ -151,13 +151,7 @@ impl Compiled {
         record: &serde_json::Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Value, String> {
-        let mut ctx = clock_context(now);
-        for (k, v) in record {
-            ctx.add_variable_from_value(k.clone(), to_cel(v));
-        }
-        ctx.add_variable_from_value("record", to_cel(&Value::Object(record.clone())));
-        let value = self.program.execute(&ctx).map_err(|e| e.to_string())?;
-        to_json(&value)
+        self.evaluate_in(record, &[], now)
     }
 
     /// Evaluates with the record in scope (as `record` and by bare field names) plus other named roots

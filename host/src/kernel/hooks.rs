@@ -18,17 +18,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// The protocol's hook events.
-pub const EVENTS: [&str; 8] = [
-    "beforeFind",
-    "afterFind",
-    "beforeInsert",
-    "afterInsert",
-    "beforeUpdate",
-    "afterUpdate",
-    "beforeDelete",
-    "afterDelete",
-];
+/// The protocol's hook events (their order gives each its bit).
+pub use crate::artifact::validate::HOOK_EVENTS as EVENTS;
 
 fn event_bit(event: &str) -> u8 {
     EVENTS

@@ -465,50 +465,78 @@ impl Kernel {
     ) -> Result<OpResult, DataError> {
         self.object_for(principal, object)?;
         let mut cx = WriteCx::at_depth(depth);
-        if self.hooks.listens(object, "beforeFind") {
-            self.run_hooks(
-                None,
-                principal,
-                &mut cx,
-                EventInput {
-                    object,
-                    event: "beforeFind",
-                    input: json!({}),
-                    previous: None,
-                    record_id: None,
-                },
-            )
+        self.find_hooks(principal, &mut cx, object, "beforeFind", json!({}), None)
             .await?;
-        }
         let mut result = {
             let mut tx = self.driver.reader().await?;
             self.find_in(&mut *tx, principal, object, q, depth).await?
         };
-        if self.hooks.listens(object, "afterFind")
-            && let OpResult::List { records, .. } = &mut result
-        {
-            let out = self
-                .run_hooks(
-                    None,
-                    principal,
-                    &mut cx,
-                    EventInput {
-                        object,
-                        event: "afterFind",
-                        input: json!({ "records": records }),
-                        previous: None,
-                        record_id: None,
-                    },
-                )
+        if let OpResult::List { records, .. } = &mut result {
+            let found = std::mem::take(records);
+            *records = self
+                .after_find(principal, &mut cx, object, found, None)
                 .await?;
-            if let Some(Value::Array(replaced)) = out.get("records") {
-                *records = replaced
-                    .iter()
-                    .filter_map(|r| r.as_object().cloned())
-                    .collect();
-            }
         }
         Ok(result)
+    }
+
+    /// Runs `beforeFind` hooks (which may abort a read).
+    async fn find_hooks(
+        &self,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        object: &str,
+        event: &'static str,
+        input: Value,
+        record_id: Option<&str>,
+    ) -> Result<Value, DataError> {
+        if !self.hooks.listens(object, event) {
+            return Ok(input);
+        }
+        self.run_hooks(
+            None,
+            principal,
+            cx,
+            EventInput {
+                object,
+                event,
+                input,
+                previous: None,
+                record_id,
+            },
+        )
+        .await
+    }
+
+    /// Runs `afterFind` hooks, which may replace the records (`{"records": [...]}`).
+    async fn after_find(
+        &self,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        object: &str,
+        records: Vec<Record>,
+        record_id: Option<&str>,
+    ) -> Result<Vec<Record>, DataError> {
+        if !self.hooks.listens(object, "afterFind") {
+            return Ok(records);
+        }
+        let out = self
+            .find_hooks(
+                principal,
+                cx,
+                object,
+                "afterFind",
+                json!({ "records": records }),
+                record_id,
+            )
+            .await?;
+        Ok(match out.get("records") {
+            Some(Value::Array(replaced)) => replaced
+                .iter()
+                .filter_map(|r| r.as_object().cloned())
+                .collect(),
+            _ => records,
+        })
     }
 
     /// A find inside a given transaction (a hook's reads see its write's uncommitted rows).
@@ -566,50 +594,29 @@ impl Kernel {
     ) -> Result<Record, DataError> {
         self.object_for(principal, object)?;
         let mut cx = WriteCx::at_depth(depth);
-        if self.hooks.listens(object, "beforeFind") {
-            self.run_hooks(
-                None,
-                principal,
-                &mut cx,
-                EventInput {
-                    object,
-                    event: "beforeFind",
-                    input: json!({ "id": id }),
-                    previous: None,
-                    record_id: Some(id),
-                },
-            )
-            .await?;
-        }
-        let mut record = {
+        self.find_hooks(
+            principal,
+            &mut cx,
+            object,
+            "beforeFind",
+            json!({ "id": id }),
+            Some(id),
+        )
+        .await?;
+        let record = {
             let mut tx = self.driver.reader().await?;
             self.get_in(&mut *tx, principal, object, id, q).await?
         };
-        if self.hooks.listens(object, "afterFind") {
-            let out = self
-                .run_hooks(
-                    None,
-                    principal,
-                    &mut cx,
-                    EventInput {
-                        object,
-                        event: "afterFind",
-                        input: json!({ "records": [record.clone()] }),
-                        previous: None,
-                        record_id: Some(id),
-                    },
-                )
-                .await?;
-            if let Some(Some(r)) = out
-                .get("records")
-                .and_then(Value::as_array)
-                .and_then(|a| a.first())
-                .map(Value::as_object)
-            {
-                record = r.clone();
-            }
+        let mut out = self
+            .after_find(principal, &mut cx, object, vec![record], Some(id))
+            .await?;
+        if out.is_empty() {
+            return Err(DataError::RecordNotFound {
+                object: object.to_string(),
+                id: id.to_string(),
+            });
         }
-        Ok(record)
+        Ok(out.swap_remove(0))
     }
 
     /// A get inside a given transaction.
