@@ -7,6 +7,8 @@
 //! (c) `objectos_hook`: objectos' hook invocation (fresh instance, fuel, epoch deadline, memory limiter,
 //!     output cap, JSON event);
 //! (d) `objectos_reused_instance`: the same with one instance kept across calls (not how objectos runs code);
+//! (js) `objectos_js_hook_naive`: the same work as a JavaScript body, through the JS runtime component, the
+//!     naive way (fresh instance, fresh JS context, parse the body per call);
 //! (e) `fuel_epochs/*`: (c) with fuel and epochs switched on and off;
 //! (f) `create/*`: a create through `Kernel::execute` (SQLite) on an object with that before-hook, with the
 //!     same work as a CEL hook, and without, interleaved A/B on one database.
@@ -230,6 +232,38 @@ fn bench_calls(c: &mut Criterion) {
                 .await
                 .expect("call");
             assert!(matches!(out, HookOutcome::Proceed(Some(_))));
+        })
+    });
+
+    // The same kind of work as a JS body (the expense fixture's beforeInsert hook), run by the JS runtime
+    // component the naive way: fresh instance, fresh JS context, parse the body, every call.
+    let js_bytes = std::fs::read(objectos_guest_artifacts::JS_RUNTIME).expect("JS runtime");
+    let js = full
+        .load("js-runtime", BodyKind::Script, &js_bytes)
+        .expect("JS runtime loads");
+    let js_limits = objectos_host::sandbox::Limits {
+        fuel: full.config.function.fuel,
+        ..limits
+    };
+    let js_source = "const input = ctx.input; input.status = input.status || 'draft'; if (typeof input.title === 'string') { input.title = input.title.trim(); } if (input.amount < 0) throw new Error('amount must not be negative');";
+    let js_event = json!({"object": "task", "event": "beforeInsert", "input": serde_json::from_str::<Value>(INPUT).expect("input")}).to_string();
+    g.bench_function("objectos_js_hook_naive", |b| {
+        b.to_async(&rt).iter(|| async {
+            let out = full
+                .call_script(
+                    &js,
+                    "bench_js",
+                    &js_limits,
+                    true,
+                    js_source,
+                    &[],
+                    &ev.caller,
+                    &js_event,
+                    None,
+                )
+                .await
+                .expect("call");
+            assert!(out.contains("proceed"));
         })
     });
 

@@ -12,4 +12,5 @@ cargo build --release --locked --bin objectos
 mkdir -p target/examples
 ./target/release/objectos artifact build examples/tasks/definition.json \
   --components target/guests/wasm32-wasip2/release --out target/examples/tasks.json
-exec ./target/release/objectos serve target/examples/tasks.json "$@"
+exec ./target/release/objectos serve target/examples/tasks.json \
+  --js-runtime target/guests/wasm32-wasip2/release/js_runtime.wasm "$@"

@@ -6,6 +6,7 @@ use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url
 use objectos_host::http::{AppState, HttpConfig};
 use objectos_host::kernel::Kernel;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn rand_bytes(buf: &mut [u8]) {
     use ring::rand::SecureRandom;
@@ -367,6 +368,20 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         sandbox: args.sandbox.limits(),
         engine: args.sandbox.engine(),
         shared_sandbox: None,
+        js_runtime: None,
+    };
+    let config = match &args.sandbox.js_runtime {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => RuntimeConfig {
+                js_runtime: Some(Arc::new(bytes)),
+                ..config
+            },
+            Err(e) => {
+                eprintln!("objectos serve: cannot read the JS runtime {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => config,
     };
     let (kernel, report) = match Kernel::boot(artifact, &config).await {
         Ok(k) => k,
@@ -455,6 +470,9 @@ struct SandboxArgs {
     /// Concurrent invocations (instance pool slots).
     #[arg(long, env = "OS_SANDBOX_POOL", default_value_t = 128)]
     sandbox_pool: u32,
+    /// The JavaScript runtime component (plugins/js-runtime) that runs `js` bodies; without it they cannot run.
+    #[arg(long, env = "OS_JS_RUNTIME")]
+    js_runtime: Option<String>,
     /// Where compiled components are cached ("" turns the cache off).
     #[arg(long, env = "OS_SANDBOX_CACHE_DIR", default_value = ".data/wasm-cache")]
     sandbox_cache_dir: String,

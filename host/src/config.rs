@@ -46,6 +46,8 @@ pub struct RuntimeConfig {
     pub engine: crate::sandbox::EngineConfig,
     /// An engine to share (tests and embedders running several kernels in one process).
     pub shared_sandbox: Option<crate::sandbox::Sandbox>,
+    /// The JavaScript runtime component (`plugins/js-runtime`); without it `js` bodies cannot run.
+    pub js_runtime: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl Default for RuntimeConfig {
@@ -58,6 +60,7 @@ impl Default for RuntimeConfig {
             sandbox: Default::default(),
             engine: Default::default(),
             shared_sandbox: None,
+            js_runtime: None,
         }
     }
 }

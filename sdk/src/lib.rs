@@ -42,7 +42,24 @@ pub mod function {
     });
 }
 
+/// Bindings of the `js-runtime` world (the JavaScript runtime component); its imports are the ones of [`hook`].
+pub mod script {
+    wit_bindgen::generate!({
+        world: "js-runtime",
+        path: "../wit",
+        with: {
+            "objectos:host/types@0.1.0": crate::hook::objectos::host::types,
+            "objectos:host/data@0.1.0": crate::hook::objectos::host::data,
+            "objectos:host/log@0.1.0": crate::hook::objectos::host::log,
+        },
+        default_bindings_module: "objectos_sdk::script",
+        pub_export_macro: true,
+        export_macro_name: "export_script",
+    });
+}
+
 pub use function::export_function;
+pub use script::export_script;
 pub use function::exports::objectos::host::function::Guest as Function;
 pub use hook::export_hook;
 pub use hook::exports::objectos::host::hook::{Event, Guest as Hook, Outcome};

@@ -94,6 +94,19 @@ pub fn shared_sandbox() -> objectos_host::sandbox::Sandbox {
         .clone()
 }
 
+/// The JavaScript runtime component, built from plugins/js-runtime.
+pub fn js_runtime() -> std::sync::Arc<Vec<u8>> {
+    static BYTES: std::sync::OnceLock<std::sync::Arc<Vec<u8>>> = std::sync::OnceLock::new();
+    BYTES
+        .get_or_init(|| {
+            std::sync::Arc::new(
+                std::fs::read(objectos_guest_artifacts::JS_RUNTIME)
+                    .expect("the JS runtime component"),
+            )
+        })
+        .clone()
+}
+
 pub async fn boot(db: Db, test: &str, artifact: Value) -> std::sync::Arc<Kernel> {
     let artifact = Artifact::from_value(artifact).expect("artifact is valid");
     let url = database_url(db, test).await;

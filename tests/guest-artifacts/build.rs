@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const COMPONENTS: &[&str] = &["sample_hooks", "sample_functions", "hostile", "hostile_fs"];
+const COMPONENTS: &[&str] = &[
+    "sample_hooks",
+    "sample_functions",
+    "hostile",
+    "hostile_fs",
+    "js_runtime",
+];
 
 fn main() {
     let manifest_dir =

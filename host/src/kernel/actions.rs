@@ -382,6 +382,33 @@ impl Kernel {
                     })
                 })
             }
+            Body::Js {
+                runtime,
+                source,
+                capabilities,
+                limits,
+            } => {
+                let (bridge, requests) = mpsc::channel(4);
+                let caller = caller_of(principal);
+                let text = input.to_string();
+                let call = self.sandbox_ref()?.call_script(
+                    runtime,
+                    name,
+                    limits,
+                    false,
+                    source,
+                    capabilities,
+                    &caller,
+                    &text,
+                    Some(bridge),
+                );
+                let mut cx = WriteCx::at_depth(0);
+                let out = self
+                    .serve_guest(None, principal, &mut cx, requests, call)
+                    .await
+                    .map_err(DataError::Sandbox)?;
+                Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
+            }
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {
                 name: name.to_string(),
                 reason: why.clone(),

@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// Where the JS runtime component sits among the loaded components.
+pub const JS_RUNTIME: &str = "js-runtime";
+
 /// The protocol's hook events (their order gives each its bit).
 pub use crate::artifact::validate::HOOK_EVENTS as EVENTS;
 
@@ -35,6 +38,13 @@ pub enum Body {
         limits: Limits,
     },
     Cel(Compiled),
+    /// A JavaScript body, run by the JS runtime component.
+    Js {
+        runtime: Arc<LoadedComponent>,
+        source: String,
+        capabilities: Vec<String>,
+        limits: Limits,
+    },
     /// Cannot run here (yet): a JavaScript body, a `runtimeModule` handler. Says why.
     Unavailable(String),
 }
@@ -85,9 +95,25 @@ impl Body {
             "expression" => crate::expr::compile(def.source.as_deref().unwrap_or(""))
                 .map(Body::Cel)
                 .map_err(|e| DataError::Schema(format!("{name}: {e}"))),
-            "js" => Ok(Body::Unavailable(
-                "JavaScript bodies need the JS runtime component, which is not built yet".into(),
-            )),
+            "js" => match components.get(&(JS_RUNTIME.to_string(), BodyKind::Script)) {
+                Some(runtime) => {
+                    let sandbox = sandbox.ok_or_else(|| {
+                        DataError::Internal("no sandbox for a js body".into())
+                    })?;
+                    let mut limits = sandbox.config.limits(kind, def.timeout_ms, def.memory_mb);
+                    // The engine itself (context, parser) needs more fuel than a native body.
+                    limits.fuel = limits.fuel.max(sandbox.config.function.fuel);
+                    Ok(Body::Js {
+                        runtime: runtime.clone(),
+                        source: def.source.clone().unwrap_or_default(),
+                        capabilities: def.capabilities.clone(),
+                        limits,
+                    })
+                }
+                None => Ok(Body::Unavailable(
+                    "JavaScript bodies need the JS runtime component (--js-runtime), which this server was not given".into(),
+                )),
+            },
             other => Ok(Body::Unavailable(format!("unknown body language {other}"))),
         }
     }
@@ -470,6 +496,59 @@ impl Kernel {
                 self.serve_guest(tx, &acting, cx, requests, call)
                     .await
                     .map_err(DataError::Sandbox)
+            }
+            Body::Js {
+                runtime,
+                source,
+                capabilities,
+                limits,
+            } => {
+                let acting = acting_as(principal, hook.run_as_system);
+                let input: Value = serde_json::from_str(&event.input).unwrap_or(Value::Null);
+                let previous: Value = event
+                    .previous
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or(Value::Null);
+                let result = if event.event.starts_with("after") {
+                    input.clone()
+                } else {
+                    Value::Null
+                };
+                let payload = json!({
+                    "object": event.object,
+                    "event": event.event,
+                    "input": input,
+                    "previous": previous,
+                    "result": result,
+                    "recordId": event.record_id,
+                })
+                .to_string();
+                let (bridge, requests) = mpsc::channel(4);
+                let caller = caller_of(&acting);
+                let call = self.sandbox_ref()?.call_script(
+                    runtime,
+                    &hook.name,
+                    limits,
+                    true,
+                    source,
+                    capabilities,
+                    &caller,
+                    &payload,
+                    Some(bridge),
+                );
+                let answer = self
+                    .serve_guest(tx, &acting, cx, requests, call)
+                    .await
+                    .map_err(DataError::Sandbox)?;
+                let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+                Ok(match (answer.get("abort"), answer.get("proceed")) {
+                    (Some(m), _) => {
+                        HookOutcome::Abort(m.as_str().map_or_else(|| m.to_string(), str::to_string))
+                    }
+                    (None, Some(v @ Value::Object(_))) => HookOutcome::Proceed(Some(v.to_string())),
+                    _ => HookOutcome::Proceed(None),
+                })
             }
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {
                 name: hook.name.clone(),

@@ -179,7 +179,8 @@ impl Kernel {
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
         let formulas = compile_formulas(&artifact);
-        let sandbox = if artifact_has_wasm(&artifact) {
+        let runs_js = config.js_runtime.is_some() && artifact_has_js(&artifact);
+        let sandbox = if artifact_has_wasm(&artifact) || runs_js {
             Some(match &config.shared_sandbox {
                 Some(shared) => shared.with_config(config.sandbox.clone()),
                 None => crate::sandbox::Sandbox::new(config.engine.clone(), config.sandbox.clone())
@@ -189,6 +190,18 @@ impl Kernel {
             None
         };
         let mut components = HashMap::new();
+        if let (true, Some(sandbox), Some(bytes)) = (runs_js, &sandbox, &config.js_runtime) {
+            let runtime = sandbox
+                .load(hooks::JS_RUNTIME, crate::sandbox::BodyKind::Script, bytes)
+                .map_err(DataError::Sandbox)?;
+            components.insert(
+                (
+                    hooks::JS_RUNTIME.to_string(),
+                    crate::sandbox::BodyKind::Script,
+                ),
+                Arc::new(runtime),
+            );
+        }
         let hooks = hooks::Hooks::compile(&artifact, sandbox.as_ref(), &mut components)?;
         let actions = actions::Actions::compile(&artifact, sandbox.as_ref(), &mut components)?;
         let kernel = Arc::new_cyclic(|me| Kernel {
@@ -1318,6 +1331,15 @@ fn artifact_has_wasm(artifact: &Artifact) -> bool {
                         .is_some_and(|l| l == "wasm")
                 })
             })
+}
+
+/// Does any hook or action carry a JavaScript body?
+fn artifact_has_js(artifact: &Artifact) -> bool {
+    let js = |b: &Option<crate::artifact::model::BodyDef>| {
+        b.as_ref().is_some_and(|b| b.language == "js")
+    };
+    artifact.definition.hooks.iter().any(|h| js(&h.body))
+        || artifact.definition.actions.iter().any(|a| js(&a.body))
 }
 
 fn id_filter(id: &str) -> Filter {

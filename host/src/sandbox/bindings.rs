@@ -25,4 +25,19 @@ pub mod function {
     });
 }
 
+/// The `js-runtime` world (the JavaScript runtime component).
+pub mod script {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "js-runtime",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "objectos:host/types": super::hook::objectos::host::types,
+            "objectos:host/data": super::hook::objectos::host::data,
+            "objectos:host/log": super::hook::objectos::host::log,
+        },
+    });
+}
+
 pub use hook::objectos::host::types::{Caller, Error as GuestError};

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub enum BodyKind {
     Hook,
     Function,
+    /// The JavaScript runtime component (runs `js` bodies of either kind).
+    Script,
 }
 
 /// The limits one invocation runs under.
@@ -97,7 +99,7 @@ impl SandboxConfig {
     ) -> Limits {
         let base = match kind {
             BodyKind::Hook => self.hook,
-            BodyKind::Function => self.function,
+            BodyKind::Function | BodyKind::Script => self.function,
         };
         Limits {
             fuel: base.fuel,

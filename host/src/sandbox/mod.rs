@@ -17,6 +17,7 @@ pub use limits::{BodyKind, EngineConfig, Limits, SandboxConfig};
 use bindings::function::FunctionBodyPre;
 use bindings::hook::HookBodyPre;
 use bindings::hook::exports::objectos::host::hook as wit_hook;
+use bindings::script::JsRuntimePre;
 use host_calls::GuestState;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -185,6 +186,7 @@ pub struct LoadedComponent {
 enum Pre {
     Hook(HookBodyPre<GuestState>),
     Function(FunctionBodyPre<GuestState>),
+    Script(JsRuntimePre<GuestState>),
 }
 
 /// A hook event as the sandbox hands it to a guest.
@@ -303,12 +305,13 @@ impl Sandbox {
         };
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
         let engine = &self.shared.engine;
-        let in_process = self
+        // Held while compiling: kernels booting side by side compile a component once, not once each.
+        let mut compiled = self
             .shared
             .compiled
             .lock()
-            .ok()
-            .and_then(|m| m.get(&sha256).cloned());
+            .map_err(|_| refused("the compile lock is poisoned".into()))?;
+        let in_process = compiled.get(&sha256).cloned();
         let (component, from_cache) = match in_process {
             Some(c) => (c, true),
             None => {
@@ -329,12 +332,11 @@ impl Sandbox {
                         c
                     }
                 };
-                if let Ok(mut m) = self.shared.compiled.lock() {
-                    m.insert(sha256.clone(), c.clone());
-                }
+                compiled.insert(sha256.clone(), c.clone());
                 (c, from_cache)
             }
         };
+        drop(compiled);
         let ty = component.component_type();
         for (import, _) in ty.imports(engine) {
             if !ALLOWED_IMPORTS.iter().any(|p| import.starts_with(p)) {
@@ -343,6 +345,7 @@ impl Sandbox {
                     match kind {
                         BodyKind::Hook => "hook",
                         BodyKind::Function => "function",
+                        BodyKind::Script => "script runtime",
                     }
                 )));
             }
@@ -361,6 +364,11 @@ impl Sandbox {
             BodyKind::Function => Pre::Function(FunctionBodyPre::new(pre).map_err(|e| {
                 refused(format!(
                     "does not export the objectos:host/function interface: {e:#}"
+                ))
+            })?),
+            BodyKind::Script => Pre::Script(JsRuntimePre::new(pre).map_err(|e| {
+                refused(format!(
+                    "does not export the objectos:host/script interface: {e:#}"
                 ))
             })?),
         };
@@ -587,6 +595,75 @@ impl Sandbox {
             }
             Err(e) => Err(SandboxError::Guest {
                 body: component.name.to_string(),
+                error: e.into(),
+            }),
+        }
+    }
+
+    /// Runs a JavaScript body in a fresh instance of the JS runtime component. `hook` picks `run-hook`
+    /// (`payload` is the event) or `run-function` (`payload` is the input); the answer is JSON text.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call_script(
+        &self,
+        runtime: &LoadedComponent,
+        body_name: &str,
+        limits: &Limits,
+        hook: bool,
+        source: &str,
+        capabilities: &[String],
+        caller: &Caller,
+        payload: &str,
+        bridge: Option<DataBridge>,
+    ) -> Result<String, SandboxError> {
+        let Pre::Script(pre) = &runtime.pre else {
+            return Err(SandboxError::Refused {
+                body: body_name.to_string(),
+                reason: "the JS runtime component does not export objectos:host/script".into(),
+            });
+        };
+        // Errors name the body, not the runtime that ran it.
+        let named = LoadedComponent {
+            name: Arc::from(body_name),
+            sha256: String::new(),
+            kind: BodyKind::Script,
+            from_cache: true,
+            pre: Pre::Script(pre.clone()),
+        };
+        let mut store = self.store(&named, limits, bridge)?;
+        let (source, capabilities, payload) = (
+            source.to_string(),
+            capabilities.to_vec(),
+            payload.to_string(),
+        );
+        let result = self
+            .bounded(&named, limits, async {
+                let run = async {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let script = instance.objectos_host_script();
+                    if hook {
+                        script
+                            .call_run_hook(&mut store, &source, &capabilities, caller, &payload)
+                            .await
+                    } else {
+                        script
+                            .call_run_function(&mut store, &source, &capabilities, caller, &payload)
+                            .await
+                    }
+                };
+                match run.await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(self.classify(&named, limits, &store, e)),
+                }
+            })
+            .await;
+        store.data().flush_output();
+        match result? {
+            Ok(text) => {
+                self.check_output(&named, &text)?;
+                Ok(text)
+            }
+            Err(e) => Err(SandboxError::Guest {
+                body: body_name.to_string(),
                 error: e.into(),
             }),
         }

@@ -1,0 +1,201 @@
+//! JavaScript bodies (`{language: "js"}`, what `os compile` emits) run by the JS runtime component
+//! (plugins/js-runtime, Boa compiled to wasm32-wasip2) inside the sandbox.
+
+use crate::support::{Db, Server, start_server_with};
+use serde_json::{Value, json};
+
+fn expense() -> Value {
+    serde_json::from_str(include_str!("../fixtures/expense/objectstack.json")).expect("JSON")
+}
+
+async fn server(artifact: Value) -> (Server, String) {
+    let s = start_server_with(Db::Sqlite, "", artifact, Default::default(), |cfg| {
+        cfg.js_runtime = Some(crate::support::js_runtime());
+    })
+    .await;
+    let t = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
+    (s, t)
+}
+
+#[tokio::test]
+async fn expense_hooks_and_action_run() {
+    let (s, t) = server(expense()).await;
+    let t = Some(t.as_str());
+    // beforeInsert: status forced to submitted, title trimmed.
+    let r = s
+        .call("POST", "/api/v1/data/exp_report", json!({"title": "  Taxi  ", "amount": 64.5, "status": "approved", "category": "travel"}), t)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["record"]["status"], "submitted");
+    assert_eq!(r.body["record"]["title"], "Taxi");
+    assert_eq!(r.body["record"]["approved_at"], Value::Null);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    // beforeUpdate stamps approved_at; afterUpdate books a ledger entry through ctx.api (api.write).
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/data/exp_report/{id}"),
+            json!({"status": "approved"}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let stamped = r.body["record"]["approved_at"].as_str().unwrap_or("");
+    assert!(
+        stamped.starts_with("20") && stamped.ends_with('Z'),
+        "{stamped}"
+    );
+    let r = s
+        .call("GET", "/api/v1/data/exp_ledger_entry", Value::Null, t)
+        .await;
+    let entries = r.body["records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{:?}", r.body);
+    assert_eq!(entries[0]["report"], json!(id));
+    assert_eq!(entries[0]["amount"], json!(64.5));
+    assert_eq!(entries[0]["memo"], "Approved expense: Taxi");
+    // A second approval books nothing more (the hook compares with ctx.previous).
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/data/exp_report/{id}"),
+            json!({"notes": "again"}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .call("GET", "/api/v1/data/exp_ledger_entry", Value::Null, t)
+        .await;
+    assert_eq!(r.body["records"].as_array().map(Vec::len), Some(1));
+    // The escalate action (api.read + api.write) answers what the real server answered.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/exp_report",
+            json!({"title": "Conference", "amount": 1800, "category": "travel"}),
+            t,
+        )
+        .await;
+    let other = r.body["id"].as_str().expect("id").to_string();
+    let r = s
+        .call(
+            "POST",
+            &format!("/api/v1/actions/exp_report/exp_escalate/{other}"),
+            json!({}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"success": true, "data": {"escalated": true, "id": other, "from": "submitted", "to": "pending_director"}})
+    );
+    let r = s
+        .call(
+            "GET",
+            &format!("/api/v1/data/exp_report/{other}"),
+            Value::Null,
+            t,
+        )
+        .await;
+    assert_eq!(r.body["record"]["status"], "pending_director");
+}
+
+fn probe_app(source: &str, capabilities: Value) -> Value {
+    json!({
+        "manifest": {"id": "com.objectos.jsprobe", "namespace": "jp", "version": "1.0.0", "type": "app", "name": "js probe"},
+        "objects": [
+            {"name": "probe", "label": "Probe", "fields": {"mode": {"type": "text", "label": "Mode"}, "note": {"type": "text", "label": "Note"}}},
+            {"name": "secret", "label": "Secret", "fields": {"value": {"type": "text", "label": "Value"}}}
+        ],
+        "hooks": [{"name": "probe_js", "object": "probe", "events": ["beforeInsert"],
+                   "body": {"language": "js", "source": source, "capabilities": capabilities}}]
+    })
+}
+
+async fn probe(source: &str, capabilities: Value) -> (u16, Value) {
+    let (s, t) = server(probe_app(source, capabilities)).await;
+    let r = s
+        .call("POST", "/api/v1/data/probe", json!({"mode": "x"}), Some(&t))
+        .await;
+    // Whatever the body did, the server goes on serving.
+    let next = s
+        .call("GET", "/api/v1/data/probe", Value::Null, Some(&t))
+        .await;
+    assert_eq!(next.status, 200);
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn ctx_api_needs_its_capability() {
+    let (status, body) = probe(
+        "await ctx.api.object('secret').insert({value: 'x'});",
+        json!(["api.read"]),
+    )
+    .await;
+    assert_eq!(status, 400, "{body:?}");
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("needs the api.write capability"),
+        "{body:?}"
+    );
+    let (status, body) = probe("const rows = await ctx.api.object('secret').find({}); ctx.input.note = 'seen ' + rows.length;", json!(["api.read"])).await;
+    assert_eq!(
+        (status, body["record"]["note"].clone()),
+        (201, json!("seen 0")),
+        "{body:?}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_js_is_contained() {
+    let (status, body) = probe("while (true) {}", json!([])).await;
+    assert!(
+        matches!(
+            body["code"].as_str(),
+            Some("FUNCTION_FUEL_EXHAUSTED" | "FUNCTION_TIMEOUT")
+        ),
+        "{status} {body:?}"
+    );
+    let (status, body) = probe(
+        "const a = []; while (true) { a.push(new Array(100000).fill(1)); }",
+        json!([]),
+    )
+    .await;
+    assert!(
+        matches!(
+            body["code"].as_str(),
+            Some("FUNCTION_MEMORY_LIMIT" | "FUNCTION_FUEL_EXHAUSTED" | "FUNCTION_TIMEOUT")
+        ),
+        "{status} {body:?}"
+    );
+    // The natives behind ctx are gone from the global object; eval and Function see the same realm.
+    let (status, body) = probe(
+        "const g = Function('return this')(); ctx.input.note = [typeof g.__objectos_host, eval('typeof __objectos_host'), typeof require, typeof process].join(',');",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["record"]["note"].clone()),
+        (201, json!("undefined,undefined,undefined,undefined")),
+        "{body:?}"
+    );
+    // A throw aborts the write with its message.
+    let (status, body) = probe("throw new Error('no probes today');", json!([])).await;
+    assert_eq!(
+        (status, body["fields"][0]["message"].clone()),
+        (400, json!("no probes today")),
+        "{body:?}"
+    );
+    // A body that does not parse is a clear server-side error, named.
+    let (status, body) = probe("this is not javascript", json!([])).await;
+    assert_eq!(status, 500, "{body:?}");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("probe_js"),
+        "{body:?}"
+    );
+}
