@@ -199,3 +199,93 @@ async fn hostile_js_is_contained() {
         "{body:?}"
     );
 }
+
+/// Every JS body of the upstream crm and showcase apps (read from ../shared) runs in the runtime: it either
+/// finishes or throws its own error; none fails to parse or breaks the runtime.
+#[tokio::test]
+async fn upstream_js_bodies_load_and_run() {
+    let Some(dir) = crate::support::upstream_fixtures() else {
+        eprintln!("skipped: ../shared/fixtures not present");
+        return;
+    };
+    let sandbox = crate::support::shared_sandbox();
+    let runtime = sandbox
+        .load(
+            "js-runtime",
+            objectos_host::sandbox::BodyKind::Script,
+            &crate::support::js_runtime(),
+        )
+        .expect("the runtime loads");
+    let limits = objectos_host::sandbox::Limits {
+        fuel: sandbox.config.function.fuel,
+        ..sandbox.config.function
+    };
+    let caller = objectos_host::sandbox::Caller {
+        user_id: Some("u1".into()),
+        organization_id: Some("o1".into()),
+        positions: vec!["everyone".into()],
+        is_system: false,
+    };
+    let mut ran = 0;
+    for app in ["app-crm.json", "app-showcase.json"] {
+        let def: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(app)).expect("fixture"))
+                .expect("JSON");
+        let def = def.get("metadata").cloned().unwrap_or(def);
+        for (kind, list) in [("hook", "hooks"), ("action", "actions")] {
+            for item in def[list].as_array().cloned().unwrap_or_default() {
+                let body = &item["body"];
+                if body["language"] != "js" {
+                    continue;
+                }
+                let source = body["source"].as_str().unwrap_or("");
+                let caps: Vec<String> = body["capabilities"]
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let name = item["name"].as_str().unwrap_or("?");
+                let payload = if kind == "hook" {
+                    json!({"object": item["object"], "event": item["events"][0], "input": {"title": " A ", "stage": "closed_won", "probability": 10}, "previous": null, "result": null})
+                } else {
+                    json!({"params": {}, "recordId": "r1", "object": item["objectName"], "record": {"id": "r1"}})
+                };
+                let out = sandbox
+                    .call_script(
+                        &runtime,
+                        name,
+                        &limits,
+                        kind == "hook",
+                        source,
+                        &caps,
+                        &caller,
+                        &payload.to_string(),
+                        None,
+                    )
+                    .await;
+                match out {
+                    Ok(text) => {
+                        if name == "opportunity_stage_probability" {
+                            let v: Value = serde_json::from_str(&text).expect("JSON");
+                            assert_eq!(v["proceed"]["probability"], 100, "{text}");
+                        }
+                        if name == "showcase_normalize_task_title" {
+                            assert!(text.contains(r#""title":"A""#), "{text}");
+                        }
+                    }
+                    // The body's own throw (e.g. a data call this test does not serve) is a run, not a failure.
+                    Err(objectos_host::sandbox::SandboxError::Guest {
+                        error: objectos_host::sandbox::GuestFailure::Invalid(_),
+                        ..
+                    }) => {}
+                    Err(e) => panic!("{app} {kind} {name}: {e}"),
+                }
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= 60, "only {ran} bodies ran");
+}

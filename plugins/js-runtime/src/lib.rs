@@ -139,7 +139,9 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
     context
         .eval(Source::from_bytes(include_str!("prelude.js")))
         .map_err(broken)?;
-    let wrapped = format!("(async function (ctx) {{\n{source}\n}})");
+    // ObjectStack's runner also gives bodies `input` (= ctx.input) as a variable; it comes from an enclosing
+    // closure so that a body may still declare its own `const input`.
+    let wrapped = format!("(function (input) {{ return async function (ctx) {{\n{source}\n}}; }})");
     let function = context
         .eval(Source::from_bytes(wrapped.as_bytes()))
         .map_err(|e| Failure::Broken(format!("the body does not parse: {e}")))?;
@@ -153,7 +155,19 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
         .ok_or_else(|| Failure::Broken("the prelude did not load".into()))?
         .call(&JsValue::undefined(), &[raw], &mut context)
         .map_err(broken)?;
-    let callable = function
+    let factory = function
+        .as_callable()
+        .ok_or_else(|| Failure::Broken("the body is not a function".into()))?;
+    let input = ctx
+        .as_object()
+        .map(|o| o.get(js_string!("input"), &mut context))
+        .transpose()
+        .map_err(broken)?
+        .unwrap_or_default();
+    let body = factory
+        .call(&JsValue::undefined(), &[input], &mut context)
+        .map_err(broken)?;
+    let callable = body
         .as_callable()
         .ok_or_else(|| Failure::Broken("the body is not a function".into()))?;
     let promise = match callable.call(&JsValue::undefined(), &[ctx.clone()], &mut context) {
