@@ -353,6 +353,9 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         tracing::warn!("artifact: {w}");
     }
     for u in inspect::unrunnable_handlers(&artifact) {
+        if args.sandbox.js_runtime.is_some() && u.reason == inspect::JS_NEEDS_RUNTIME {
+            continue;
+        }
         tracing::warn!(
             "{} {} cannot run in this build: {}",
             u.kind,

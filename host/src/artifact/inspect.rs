@@ -5,6 +5,10 @@ use super::{Artifact, ArtifactForm};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Why a JavaScript body cannot run without the JS runtime component.
+pub const JS_NEEDS_RUNTIME: &str =
+    "JavaScript bodies run only when serve is given the JS runtime component (--js-runtime)";
+
 /// A handler this build cannot run, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unrunnable {
@@ -97,7 +101,7 @@ fn function_has_body(def: &super::model::Definition, name: &str) -> bool {
 
 fn body_not_runnable(language: &str) -> Option<String> {
     match language {
-        "js" => Some("JavaScript bodies need the JS runtime component (not built yet)".to_string()),
+        "js" => Some(JS_NEEDS_RUNTIME.to_string()),
         "wasm" | "expression" => None,
         other => Some(format!("unknown body language {other}")),
     }
