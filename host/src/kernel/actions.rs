@@ -13,7 +13,6 @@ use crate::sandbox::{BodyKind, LoadedComponent, Sandbox, SandboxError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub struct CompiledAction {
     pub def: ActionDef,
@@ -340,19 +339,12 @@ impl Kernel {
     ) -> Result<Value, DataError> {
         match body {
             Body::Wasm { component, limits } => {
-                let (bridge, requests) = mpsc::channel(4);
-                let caller = caller_of(principal);
-                let text = input.to_string();
-                let call = self.sandbox_ref()?.call_function(
-                    component,
-                    limits,
-                    &caller,
-                    &text,
-                    Some(bridge),
-                );
-                let mut cx = WriteCx::at_depth(0);
+                let (caller, text) = (caller_of(principal), input.to_string());
+                let sandbox = self.sandbox_ref()?;
                 let out = self
-                    .serve_guest(None, principal, &mut cx, requests, call)
+                    .serve_guest(None, principal, &mut WriteCx::default(), |bridge| {
+                        sandbox.call_function(component, limits, &caller, &text, Some(bridge))
+                    })
                     .await
                     .map_err(DataError::Sandbox)?;
                 serde_json::from_str(&out).map_err(|e| {
@@ -388,23 +380,22 @@ impl Kernel {
                 capabilities,
                 limits,
             } => {
-                let (bridge, requests) = mpsc::channel(4);
-                let caller = caller_of(principal);
-                let text = input.to_string();
-                let call = self.sandbox_ref()?.call_script(
-                    runtime,
-                    name,
-                    limits,
-                    false,
-                    source,
-                    capabilities,
-                    &caller,
-                    &text,
-                    Some(bridge),
-                );
-                let mut cx = WriteCx::at_depth(0);
+                let (caller, text) = (caller_of(principal), input.to_string());
+                let sandbox = self.sandbox_ref()?;
                 let out = self
-                    .serve_guest(None, principal, &mut cx, requests, call)
+                    .serve_guest(None, principal, &mut WriteCx::default(), |bridge| {
+                        sandbox.call_script(
+                            runtime,
+                            name,
+                            limits,
+                            false,
+                            source,
+                            capabilities,
+                            &caller,
+                            &text,
+                            Some(bridge),
+                        )
+                    })
                     .await
                     .map_err(DataError::Sandbox)?;
                 Ok(serde_json::from_str(&out).unwrap_or(Value::Null))

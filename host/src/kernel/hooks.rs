@@ -9,8 +9,8 @@ use crate::data::driver::{Record, Transaction};
 use crate::data::error::{DataError, FieldError};
 use crate::expr::Compiled;
 use crate::sandbox::{
-    BodyKind, Caller, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome, Limits,
-    LoadedComponent, Sandbox,
+    BodyKind, Caller, DataBridge, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome,
+    Limits, LoadedComponent, Sandbox,
 };
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -370,6 +370,10 @@ impl Kernel {
         cx: &mut WriteCx,
         ev: EventInput<'_>,
     ) -> Result<Value, DataError> {
+        // One map lookup for a write whose object and event no hook listens to.
+        if !self.hooks.listens(ev.object, ev.event) {
+            return Ok(ev.input);
+        }
         let mut input = ev.input;
         for hook in self.hooks.matching(ev.object, ev.event) {
             if let Some(condition) = &hook.condition {
@@ -489,13 +493,12 @@ impl Kernel {
             }
             Body::Wasm { component, limits } => {
                 let acting = acting_as(principal, hook.run_as_system);
-                let (bridge, requests) = mpsc::channel(4);
-                let call = self
-                    .sandbox_ref()?
-                    .call_hook(component, limits, event, Some(bridge));
-                self.serve_guest(tx, &acting, cx, requests, call)
-                    .await
-                    .map_err(DataError::Sandbox)
+                let sandbox = self.sandbox_ref()?;
+                self.serve_guest(tx, &acting, cx, |bridge| {
+                    sandbox.call_hook(component, limits, event, Some(bridge))
+                })
+                .await
+                .map_err(DataError::Sandbox)
             }
             Body::Js {
                 runtime,
@@ -524,21 +527,22 @@ impl Kernel {
                     "recordId": event.record_id,
                 })
                 .to_string();
-                let (bridge, requests) = mpsc::channel(4);
                 let caller = caller_of(&acting);
-                let call = self.sandbox_ref()?.call_script(
-                    runtime,
-                    &hook.name,
-                    limits,
-                    true,
-                    source,
-                    capabilities,
-                    &caller,
-                    &payload,
-                    Some(bridge),
-                );
+                let sandbox = self.sandbox_ref()?;
                 let answer = self
-                    .serve_guest(tx, &acting, cx, requests, call)
+                    .serve_guest(tx, &acting, cx, |bridge| {
+                        sandbox.call_script(
+                            runtime,
+                            &hook.name,
+                            limits,
+                            true,
+                            source,
+                            capabilities,
+                            &caller,
+                            &payload,
+                            Some(bridge),
+                        )
+                    })
                     .await
                     .map_err(DataError::Sandbox)?;
                 let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
@@ -557,15 +561,17 @@ impl Kernel {
         }
     }
 
-    /// Drives a guest invocation and answers its data calls as `principal` until it returns.
-    pub(crate) async fn serve_guest<T>(
+    /// Starts a guest invocation (`start` gets the bridge its data calls go through) and answers those
+    /// calls as `principal` until it returns.
+    pub(crate) async fn serve_guest<T, F: Future<Output = T>>(
         &self,
         mut tx: Option<&mut dyn Transaction>,
         principal: &Principal,
         cx: &mut WriteCx,
-        mut requests: mpsc::Receiver<DataRequest>,
-        call: impl Future<Output = T>,
+        start: impl FnOnce(DataBridge) -> F,
     ) -> T {
+        let (bridge, mut requests) = mpsc::channel::<DataRequest>(4);
+        let call = start(bridge);
         tokio::pin!(call);
         loop {
             tokio::select! {

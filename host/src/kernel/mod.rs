@@ -493,7 +493,7 @@ impl Kernel {
         Ok(result)
     }
 
-    /// Runs `beforeFind` hooks (which may abort a read).
+    /// Runs the hooks of a read (outside any transaction): `beforeFind` may abort it.
     async fn find_hooks(
         &self,
         principal: &Principal,
@@ -503,9 +503,6 @@ impl Kernel {
         input: Value,
         record_id: Option<&str>,
     ) -> Result<Value, DataError> {
-        if !self.hooks.listens(object, event) {
-            return Ok(input);
-        }
         self.run_hooks(
             None,
             principal,
@@ -768,28 +765,9 @@ impl Kernel {
         input: Record,
         cx: &mut WriteCx,
     ) -> Result<Record, DataError> {
-        let input = if self.hooks.listens(&schema.name, "beforeInsert") {
-            let out = self
-                .run_hooks(
-                    Some(&mut *tx),
-                    principal,
-                    cx,
-                    EventInput {
-                        object: &schema.name,
-                        event: "beforeInsert",
-                        input: Value::Object(input),
-                        previous: None,
-                        record_id: None,
-                    },
-                )
-                .await?;
-            match out {
-                Value::Object(m) => m,
-                _ => Record::new(),
-            }
-        } else {
-            input
-        };
+        let input = self
+            .before_write(tx, principal, cx, schema, "beforeInsert", input, None, None)
+            .await?;
         reject_unwritable_keys(schema, &input)?;
         let now = crate::data::values::now_iso();
         let mut record = Record::with_capacity(schema.fields.len());
@@ -983,28 +961,18 @@ impl Kernel {
         let (existing, current_version) = self
             .load_at_version(tx, Some(principal), schema, id, expected)
             .await?;
-        let patch = if self.hooks.listens(&schema.name, "beforeUpdate") {
-            let out = self
-                .run_hooks(
-                    Some(&mut *tx),
-                    principal,
-                    cx,
-                    EventInput {
-                        object: &schema.name,
-                        event: "beforeUpdate",
-                        input: Value::Object(patch),
-                        previous: Some(&existing),
-                        record_id: Some(id),
-                    },
-                )
-                .await?;
-            match out {
-                Value::Object(m) => m,
-                _ => Record::new(),
-            }
-        } else {
-            patch
-        };
+        let patch = self
+            .before_write(
+                tx,
+                principal,
+                cx,
+                schema,
+                "beforeUpdate",
+                patch,
+                Some(&existing),
+                Some(id),
+            )
+            .await?;
         reject_unwritable_keys(schema, &patch)?;
         let mut changes = Record::new();
         let mut errors = Vec::new();
@@ -1100,6 +1068,40 @@ impl Kernel {
             .await?;
         }
         Ok(merged)
+    }
+
+    /// Runs the before-hooks of an insert or update inside its transaction; they may replace the record.
+    #[allow(clippy::too_many_arguments)]
+    async fn before_write(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        schema: &ObjectSchema,
+        event: &'static str,
+        record: Record,
+        previous: Option<&Record>,
+        record_id: Option<&str>,
+    ) -> Result<Record, DataError> {
+        let out = self
+            .run_hooks(
+                Some(tx),
+                principal,
+                cx,
+                EventInput {
+                    object: &schema.name,
+                    event,
+                    input: Value::Object(record),
+                    previous,
+                    record_id,
+                },
+            )
+            .await?;
+        // Before-hooks only ever replace a record with a record.
+        Ok(match out {
+            Value::Object(m) => m,
+            _ => Record::new(),
+        })
     }
 
     /// A caller's delete: its hooks around the delete itself (cascaded deletes fire no hooks).

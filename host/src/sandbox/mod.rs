@@ -189,16 +189,8 @@ enum Pre {
     Script(JsRuntimePre<GuestState>),
 }
 
-/// A hook event as the sandbox hands it to a guest.
-#[derive(Clone, Debug)]
-pub struct HookEvent {
-    pub object: String,
-    pub event: String,
-    pub input: String,
-    pub previous: Option<String>,
-    pub record_id: Option<String>,
-    pub caller: Caller,
-}
+/// A hook event as the sandbox hands it to a guest (the WIT record itself).
+pub use wit_hook::Event as HookEvent;
 
 /// What a hook decided.
 #[derive(Clone, Debug, PartialEq)]
@@ -383,12 +375,12 @@ impl Sandbox {
 
     fn store(
         &self,
-        component: &LoadedComponent,
+        name: &Arc<str>,
         limits: &Limits,
         bridge: Option<DataBridge>,
     ) -> Result<Store<GuestState>, SandboxError> {
         let state = GuestState::new(
-            component.name.clone(),
+            name.clone(),
             limits.memory_bytes,
             bridge,
             self.config.max_log_bytes,
@@ -397,9 +389,7 @@ impl Sandbox {
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|s| &mut s.limiter);
         if self.shared.config.fuel {
-            store
-                .set_fuel(limits.fuel)
-                .map_err(|e| self.internal(component, e))?;
+            store.set_fuel(limits.fuel).map_err(|e| internal(name, e))?;
         }
         if self.shared.config.epochs {
             let ticks = limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1;
@@ -409,22 +399,15 @@ impl Sandbox {
         Ok(store)
     }
 
-    fn internal(&self, component: &LoadedComponent, e: wasmtime::Error) -> SandboxError {
-        SandboxError::Trapped {
-            body: component.name.to_string(),
-            reason: format!("{e:#}"),
-        }
-    }
-
     /// Turns a failed call into the error that says what the guest did.
     fn classify(
         &self,
-        component: &LoadedComponent,
+        name: &str,
         limits: &Limits,
         store: &Store<GuestState>,
         e: wasmtime::Error,
     ) -> SandboxError {
-        let body = component.name.to_string();
+        let body = name.to_string();
         if store.data().limiter.hit {
             return SandboxError::MemoryLimit {
                 body,
@@ -462,7 +445,7 @@ impl Sandbox {
     /// Runs `call` under the wall-clock deadline: epochs stop a guest that computes, this timer one that waits.
     async fn bounded<T>(
         &self,
-        component: &LoadedComponent,
+        name: &str,
         limits: &Limits,
         call: impl Future<Output = Result<T, SandboxError>>,
     ) -> Result<T, SandboxError> {
@@ -481,21 +464,46 @@ impl Sandbox {
         match tokio::time::timeout(left, call).await {
             Ok(r) => r,
             Err(_) => Err(SandboxError::Timeout {
-                body: component.name.to_string(),
+                body: name.to_string(),
                 ms: limits.timeout.as_millis(),
             }),
         }
     }
 
-    fn check_output(&self, component: &LoadedComponent, text: &str) -> Result<(), SandboxError> {
+    fn check_output(&self, name: &str, text: &str) -> Result<(), SandboxError> {
         if text.len() > self.config.max_output_bytes {
             return Err(SandboxError::OutputTooLarge {
-                body: component.name.to_string(),
+                body: name.to_string(),
                 size: text.len(),
                 max: self.config.max_output_bytes,
             });
         }
         Ok(())
+    }
+
+    /// One invocation in a fresh store: `call` instantiates and calls; the store's limits, the deadline,
+    /// the classification of a failure and the guest's output all live here, once for every kind of body.
+    async fn invoke<R>(
+        &self,
+        name: &Arc<str>,
+        limits: &Limits,
+        bridge: Option<DataBridge>,
+        call: impl AsyncFnOnce(&mut Store<GuestState>) -> wasmtime::Result<Result<R, GuestError>>,
+    ) -> Result<R, SandboxError> {
+        let mut store = self.store(name, limits, bridge)?;
+        let result = self
+            .bounded(name, limits, async {
+                match call(&mut store).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(self.classify(name, limits, &store, e)),
+                }
+            })
+            .await;
+        store.data().flush_output();
+        result?.map_err(|e| SandboxError::Guest {
+            body: name.to_string(),
+            error: e.into(),
+        })
     }
 
     /// One hook invocation in a fresh instance.
@@ -512,46 +520,26 @@ impl Sandbox {
                 reason: "it is a function body, not a hook body".into(),
             });
         };
-        let mut store = self.store(component, limits, bridge)?;
-        let wit_event = wit_hook::Event {
-            object: event.object.clone(),
-            event: event.event.clone(),
-            input: event.input.clone(),
-            previous: event.previous.clone(),
-            record_id: event.record_id.clone(),
-            caller: event.caller.clone(),
-        };
-        let result = self
-            .bounded(component, limits, async {
-                let run = async {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    instance
-                        .objectos_host_hook()
-                        .call_handle(&mut store, &wit_event)
-                        .await
-                };
-                match run.await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(self.classify(component, limits, &store, e)),
-                }
+        let outcome = self
+            .invoke(&component.name, limits, bridge, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .objectos_host_hook()
+                    .call_handle(store, event)
+                    .await
             })
-            .await;
-        store.data().flush_output();
-        match result? {
-            Ok(wit_hook::Outcome::Proceed(replacement)) => {
+            .await?;
+        match outcome {
+            wit_hook::Outcome::Proceed(replacement) => {
                 if let Some(text) = &replacement {
-                    self.check_output(component, text)?;
+                    self.check_output(&component.name, text)?;
                 }
                 Ok(HookOutcome::Proceed(replacement))
             }
-            Ok(wit_hook::Outcome::Abort(message)) => {
-                self.check_output(component, &message)?;
+            wit_hook::Outcome::Abort(message) => {
+                self.check_output(&component.name, &message)?;
                 Ok(HookOutcome::Abort(message))
             }
-            Err(e) => Err(SandboxError::Guest {
-                body: component.name.to_string(),
-                error: e.into(),
-            }),
         }
     }
 
@@ -570,34 +558,18 @@ impl Sandbox {
                 reason: "it is a hook body, not a function body".into(),
             });
         };
-        let mut store = self.store(component, limits, bridge)?;
         let input = input.to_string();
-        let result = self
-            .bounded(component, limits, async {
-                let run = async {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    instance
-                        .objectos_host_function()
-                        .call_call(&mut store, caller, &input)
-                        .await
-                };
-                match run.await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(self.classify(component, limits, &store, e)),
-                }
+        let text = self
+            .invoke(&component.name, limits, bridge, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .objectos_host_function()
+                    .call_call(store, caller, &input)
+                    .await
             })
-            .await;
-        store.data().flush_output();
-        match result? {
-            Ok(text) => {
-                self.check_output(component, &text)?;
-                Ok(text)
-            }
-            Err(e) => Err(SandboxError::Guest {
-                body: component.name.to_string(),
-                error: e.into(),
-            }),
-        }
+            .await?;
+        self.check_output(&component.name, &text)?;
+        Ok(text)
     }
 
     /// Runs a JavaScript body in a fresh instance of the JS runtime component. `hook` picks `run-hook`
@@ -621,52 +593,30 @@ impl Sandbox {
                 reason: "the JS runtime component does not export objectos:host/script".into(),
             });
         };
-        // Errors name the body, not the runtime that ran it.
-        let named = LoadedComponent {
-            name: Arc::from(body_name),
-            sha256: String::new(),
-            kind: BodyKind::Script,
-            from_cache: true,
-            pre: Pre::Script(pre.clone()),
-        };
-        let mut store = self.store(&named, limits, bridge)?;
+        // Errors and logs name the body, not the runtime that ran it.
+        let name: Arc<str> = Arc::from(body_name);
         let (source, capabilities, payload) = (
             source.to_string(),
             capabilities.to_vec(),
             payload.to_string(),
         );
-        let result = self
-            .bounded(&named, limits, async {
-                let run = async {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    let script = instance.objectos_host_script();
-                    if hook {
-                        script
-                            .call_run_hook(&mut store, &source, &capabilities, caller, &payload)
-                            .await
-                    } else {
-                        script
-                            .call_run_function(&mut store, &source, &capabilities, caller, &payload)
-                            .await
-                    }
-                };
-                match run.await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(self.classify(&named, limits, &store, e)),
+        let text = self
+            .invoke(&name, limits, bridge, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let script = instance.objectos_host_script();
+                if hook {
+                    script
+                        .call_run_hook(store, &source, &capabilities, caller, &payload)
+                        .await
+                } else {
+                    script
+                        .call_run_function(store, &source, &capabilities, caller, &payload)
+                        .await
                 }
             })
-            .await;
-        store.data().flush_output();
-        match result? {
-            Ok(text) => {
-                self.check_output(&named, &text)?;
-                Ok(text)
-            }
-            Err(e) => Err(SandboxError::Guest {
-                body: body_name.to_string(),
-                error: e.into(),
-            }),
-        }
+            .await?;
+        self.check_output(&name, &text)?;
+        Ok(text)
     }
 
     /// An instance kept across calls: NOT how objectos runs artifact code (every invocation gets a fresh
@@ -682,11 +632,11 @@ impl Sandbox {
                 reason: "not a hook body".into(),
             });
         };
-        let mut store = self.store(component, limits, None)?;
+        let mut store = self.store(&component.name, limits, None)?;
         let instance = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| self.internal(component, e))?;
+            .map_err(|e| internal(&component.name, e))?;
         Ok(ReusableHook {
             store,
             instance,
@@ -722,18 +672,10 @@ impl ReusableHook {
                 + 1;
             self.store.set_epoch_deadline(ticks);
         }
-        let wit_event = wit_hook::Event {
-            object: event.object.clone(),
-            event: event.event.clone(),
-            input: event.input.clone(),
-            previous: event.previous.clone(),
-            record_id: event.record_id.clone(),
-            caller: event.caller.clone(),
-        };
         match self
             .instance
             .objectos_host_hook()
-            .call_handle(&mut self.store, &wit_event)
+            .call_handle(&mut self.store, event)
             .await
             .map_err(|e| format!("{e:#}"))?
         {
@@ -741,5 +683,13 @@ impl ReusableHook {
             Ok(wit_hook::Outcome::Abort(m)) => Ok(HookOutcome::Abort(m)),
             Err(e) => Err(format!("{e:?}")),
         }
+    }
+}
+
+/// A failure of the engine itself around a body (not something the guest did).
+fn internal(name: &str, e: wasmtime::Error) -> SandboxError {
+    SandboxError::Trapped {
+        body: name.to_string(),
+        reason: format!("{e:#}"),
     }
 }

@@ -123,18 +123,40 @@ enum Failure {
     Broken(String),
 }
 
+/// `ctx.input` (undefined when `ctx` is not an object).
+fn input_of(ctx: &JsValue, context: &mut Context) -> Result<JsValue, Failure> {
+    match ctx.as_object() {
+        Some(o) => o
+            .get(js_string!("input"), context)
+            .map_err(|e| Failure::Broken(e.to_string())),
+        None => Ok(JsValue::undefined()),
+    }
+}
+
 /// Runs `source` as the body of `async function(ctx)`; returns its value and `ctx.input` afterwards.
 fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
     let broken = |e: JsError| Failure::Broken(e.to_string());
     let mut context = Context::default();
     context
-        .register_global_callable(js_string!("__objectos_host"), 4, NativeFunction::from_fn_ptr(host_call))
+        .register_global_callable(
+            js_string!("__objectos_host"),
+            4,
+            NativeFunction::from_fn_ptr(host_call),
+        )
         .map_err(broken)?;
     context
-        .register_global_callable(js_string!("__objectos_log"), 2, NativeFunction::from_fn_ptr(host_log))
+        .register_global_callable(
+            js_string!("__objectos_log"),
+            2,
+            NativeFunction::from_fn_ptr(host_log),
+        )
         .map_err(broken)?;
     context
-        .register_global_callable(js_string!("__objectos_uuid"), 0, NativeFunction::from_fn_ptr(host_uuid))
+        .register_global_callable(
+            js_string!("__objectos_uuid"),
+            0,
+            NativeFunction::from_fn_ptr(host_uuid),
+        )
         .map_err(broken)?;
     context
         .eval(Source::from_bytes(include_str!("prelude.js")))
@@ -158,12 +180,7 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
     let factory = function
         .as_callable()
         .ok_or_else(|| Failure::Broken("the body is not a function".into()))?;
-    let input = ctx
-        .as_object()
-        .map(|o| o.get(js_string!("input"), &mut context))
-        .transpose()
-        .map_err(broken)?
-        .unwrap_or_default();
+    let input = input_of(&ctx, &mut context)?;
     let body = factory
         .call(&JsValue::undefined(), &[input], &mut context)
         .map_err(broken)?;
@@ -195,12 +212,8 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
         Ok(v.to_json(context).map_err(broken)?.unwrap_or(Value::Null))
     };
     let result = to_json(&result, &mut context)?;
-    let input = ctx
-        .as_object()
-        .map(|o| o.get(js_string!("input"), &mut context))
-        .transpose()
-        .map_err(broken)?
-        .unwrap_or_default();
+    // Read again: the body may have replaced `ctx.input` as well as changed it.
+    let input = input_of(&ctx, &mut context)?;
     let input = to_json(&input, &mut context)?;
     Ok((result, input))
 }
