@@ -267,6 +267,34 @@ fn bench_calls(c: &mut Criterion) {
         })
     });
 
+    // The same body the way `serve` runs it: a fresh instance made from the runtime's snapshot taken after
+    // `prepare` built the context and compiled this body.
+    let snapshot = rt
+        .block_on(full.preinitialize_js(&js_bytes, &[js_source.to_string()]))
+        .expect("snapshot");
+    let js_prepared = full
+        .load("js-runtime-prepared", BodyKind::Script, &snapshot)
+        .expect("snapshot loads");
+    g.bench_function("objectos_js_hook_snapshot", |b| {
+        b.to_async(&rt).iter(|| async {
+            let out = full
+                .call_script(
+                    &js_prepared,
+                    "bench_js",
+                    &js_limits,
+                    true,
+                    js_source,
+                    &[],
+                    &ev.caller,
+                    &js_event,
+                    None,
+                )
+                .await
+                .expect("call");
+            assert!(out.contains("proceed"));
+        })
+    });
+
     let mut reused = rt
         .block_on(full.reusable_hook(&component, &limits))
         .expect("instance");

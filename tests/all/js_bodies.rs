@@ -289,3 +289,78 @@ async fn upstream_js_bodies_load_and_run() {
     }
     assert!(ran >= 60, "only {ran} bodies ran");
 }
+
+/// The fast path: instances made from a snapshot of the runtime taken after `prepare`. Each call must still
+/// start from the pristine snapshot (nothing a call leaves behind is seen by the next), get fresh randomness,
+/// and answer exactly what the plain runtime answers, for a prepared body and for one the snapshot lacks.
+#[tokio::test]
+async fn snapshot_instances_start_fresh_and_agree_with_the_plain_runtime() {
+    use objectos_host::sandbox::{BodyKind, Caller};
+    let sandbox = crate::support::shared_sandbox();
+    let runtime = crate::support::js_runtime();
+    let counter = "globalThis.calls = (globalThis.calls || 0) + 1; return { calls: globalThis.calls, id: ctx.crypto.randomUUID() };";
+    let trim = "ctx.input.title = ctx.input.title.trim(); if (ctx.input.amount < 0) throw new Error('negative');";
+    let not_prepared = "return { sum: ctx.params.a + ctx.params.b };";
+    let sources = [counter.to_string(), trim.to_string()];
+    let snapshot = sandbox
+        .preinitialize_js(&runtime, &sources)
+        .await
+        .expect("the snapshot is made");
+    assert_ne!(snapshot.as_ref(), runtime.as_ref());
+    let prepared = sandbox
+        .load("prepared", BodyKind::Script, &snapshot)
+        .expect("the snapshot loads");
+    let plain = sandbox
+        .load("plain", BodyKind::Script, &runtime)
+        .expect("the runtime loads");
+    let caller = Caller {
+        user_id: Some("u1".into()),
+        organization_id: Some("o1".into()),
+        positions: vec![],
+        is_system: false,
+    };
+    let limits = sandbox.config.function;
+    let run = async |component, source: &str, hook: bool, payload: Value| {
+        let text = sandbox
+            .call_script(
+                component,
+                "snapshot_test",
+                &limits,
+                hook,
+                source,
+                &[],
+                &caller,
+                &payload.to_string(),
+                None,
+            )
+            .await
+            .expect("the body runs");
+        serde_json::from_str::<Value>(&text).expect("JSON answer")
+    };
+    let input = json!({"params": {}});
+    let first = run(&prepared, counter, false, input.clone()).await;
+    let second = run(&prepared, counter, false, input.clone()).await;
+    assert_eq!(first["calls"], 1, "{first}");
+    assert_eq!(
+        second["calls"], 1,
+        "a call saw what the previous one left: {second}"
+    );
+    assert_ne!(
+        first["id"], second["id"],
+        "randomness was baked into the snapshot"
+    );
+    let event = json!({"object": "exp_report", "event": "beforeInsert", "input": {"title": "  Taxi ", "amount": 3}});
+    let fast = run(&prepared, trim, true, event.clone()).await;
+    assert_eq!(fast, run(&plain, trim, true, event).await);
+    assert_eq!(fast["proceed"]["title"], "Taxi");
+    let negative = json!({"object": "exp_report", "event": "beforeInsert", "input": {"title": "x", "amount": -1}});
+    assert_eq!(
+        run(&prepared, trim, true, negative).await,
+        json!({"abort": "negative"})
+    );
+    let sum = json!({"params": {"a": 2, "b": 40}});
+    assert_eq!(
+        run(&prepared, not_prepared, false, sum.clone()).await,
+        run(&plain, not_prepared, false, sum).await
+    );
+}

@@ -179,7 +179,8 @@ impl Kernel {
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
         let formulas = compile_formulas(&artifact);
-        let runs_js = config.js_runtime.is_some() && artifact_has_js(&artifact);
+        let js_sources = js_sources(&artifact);
+        let runs_js = config.js_runtime.is_some() && !js_sources.is_empty();
         let sandbox = if artifact_has_wasm(&artifact) || runs_js {
             Some(match &config.shared_sandbox {
                 Some(shared) => shared.with_config(config.sandbox.clone()),
@@ -191,8 +192,29 @@ impl Kernel {
         };
         let mut components = HashMap::new();
         if let (true, Some(sandbox), Some(bytes)) = (runs_js, &sandbox, &config.js_runtime) {
+            // Instances start from a snapshot with the context built and every body compiled; if the
+            // snapshot cannot be made, the plain runtime still runs the bodies (≈1.5 ms a call slower).
+            let prepared = match sandbox.preinitialize_js(bytes, &js_sources).await {
+                Ok(snapshot) => {
+                    tracing::info!(
+                        bodies = js_sources.len(),
+                        "JS runtime: instances start from a pre-initialised snapshot"
+                    );
+                    Some(snapshot)
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "JS runtime: no pre-initialised snapshot ({e}); running bodies without it"
+                    );
+                    None
+                }
+            };
             let runtime = sandbox
-                .load(hooks::JS_RUNTIME, crate::sandbox::BodyKind::Script, bytes)
+                .load(
+                    hooks::JS_RUNTIME,
+                    crate::sandbox::BodyKind::Script,
+                    prepared.as_ref().map_or(bytes.as_slice(), |b| b.as_slice()),
+                )
                 .map_err(DataError::Sandbox)?;
             components.insert(
                 (
@@ -1336,12 +1358,24 @@ fn artifact_has_wasm(artifact: &Artifact) -> bool {
 }
 
 /// Does any hook or action carry a JavaScript body?
-fn artifact_has_js(artifact: &Artifact) -> bool {
-    let js = |b: &Option<crate::artifact::model::BodyDef>| {
-        b.as_ref().is_some_and(|b| b.language == "js")
-    };
-    artifact.definition.hooks.iter().any(|h| js(&h.body))
-        || artifact.definition.actions.iter().any(|a| js(&a.body))
+/// The sources of the artifact's JavaScript bodies (hooks and actions), each once, in artifact order.
+fn js_sources(artifact: &Artifact) -> Vec<String> {
+    let bodies = artifact
+        .definition
+        .hooks
+        .iter()
+        .map(|h| &h.body)
+        .chain(artifact.definition.actions.iter().map(|a| &a.body));
+    let mut sources: Vec<String> = Vec::new();
+    for body in bodies.flatten() {
+        if body.language == "js"
+            && let Some(source) = &body.source
+            && !sources.contains(source)
+        {
+            sources.push(source.clone());
+        }
+    }
+    sources
 }
 
 fn id_filter(id: &str) -> Filter {

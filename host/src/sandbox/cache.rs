@@ -1,6 +1,7 @@
 //! Compiled components on disk, keyed by the SHA-256 of the component bytes and the engine's configuration,
 //! so that a restart deserializes instead of recompiling. Only files this cache wrote are loaded: each has a
 //! sidecar with the SHA-256 of its contents, checked before `Component::deserialize` (which trusts its input).
+//! Pre-initialised snapshots of the JS runtime are kept here too, keyed by what they were made from.
 
 use ring::digest::{SHA256, digest};
 use std::hash::{Hash, Hasher};
@@ -24,23 +25,42 @@ impl CompileCache {
         })
     }
 
-    fn paths(&self, component_sha256: &str) -> (PathBuf, PathBuf) {
-        let stem = format!("{component_sha256}-{}", self.engine_key);
+    fn paths(&self, stem: &str, ext: &str) -> (PathBuf, PathBuf) {
         (
-            self.dir.join(format!("{stem}.cwasm")),
-            self.dir.join(format!("{stem}.cwasm.sha256")),
+            self.dir.join(format!("{stem}.{ext}")),
+            self.dir.join(format!("{stem}.{ext}.sha256")),
         )
+    }
+
+    /// A file this cache wrote, if it is there and matches its sidecar.
+    fn load_blob(&self, stem: &str, ext: &str) -> Option<(PathBuf, Vec<u8>)> {
+        let (file, sidecar) = self.paths(stem, ext);
+        let bytes = std::fs::read(&file).ok()?;
+        let expected = std::fs::read_to_string(&sidecar).ok()?;
+        if hex::encode(digest(&SHA256, &bytes)) != expected.trim() {
+            tracing::warn!(file = %file.display(), "cache entry does not match its checksum; making it again");
+            return None;
+        }
+        Some((file, bytes))
+    }
+
+    /// Writes a file and its sidecar; failures only cost redoing the work later.
+    fn store_blob(&self, stem: &str, ext: &str, bytes: &[u8]) {
+        let (file, sidecar) = self.paths(stem, ext);
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        let written = std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::write(&sidecar, hex::encode(digest(&SHA256, bytes))))
+            .and_then(|_| std::fs::rename(&tmp, &file));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(dir = %self.dir.display(), "could not write the cache: {e}");
+        }
     }
 
     /// The cached compilation of a component, if a valid one is there.
     pub fn load(&self, engine: &Engine, component_sha256: &str) -> Option<Component> {
-        let (file, sidecar) = self.paths(component_sha256);
-        let bytes = std::fs::read(&file).ok()?;
-        let expected = std::fs::read_to_string(&sidecar).ok()?;
-        if hex::encode(digest(&SHA256, &bytes)) != expected.trim() {
-            tracing::warn!(file = %file.display(), "compile cache entry does not match its checksum; recompiling");
-            return None;
-        }
+        let stem = format!("{component_sha256}-{}", self.engine_key);
+        let (file, bytes) = self.load_blob(&stem, "cwasm")?;
         // SAFETY: the bytes are a serialization this cache wrote (checked against the sidecar written with them)
         // for an engine with the same compatibility hash; deserialize also checks the engine configuration.
         match unsafe { Component::deserialize(engine, &bytes) } {
@@ -52,19 +72,20 @@ impl CompileCache {
         }
     }
 
-    /// Stores a compilation; failures only cost a recompilation later.
+    /// Stores a compilation.
     pub fn store(&self, component_sha256: &str, component: &Component) {
-        let Ok(bytes) = component.serialize() else {
-            return;
-        };
-        let (file, sidecar) = self.paths(component_sha256);
-        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-        let written = std::fs::write(&tmp, &bytes)
-            .and_then(|_| std::fs::write(&sidecar, hex::encode(digest(&SHA256, &bytes))))
-            .and_then(|_| std::fs::rename(&tmp, &file));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::warn!(dir = %self.dir.display(), "could not write the compile cache: {e}");
+        if let Ok(bytes) = component.serialize() {
+            let stem = format!("{component_sha256}-{}", self.engine_key);
+            self.store_blob(&stem, "cwasm", &bytes);
         }
+    }
+
+    /// A pre-initialised component (see `snapshot.rs`) made earlier for the same inputs.
+    pub fn load_snapshot(&self, key: &str) -> Option<Vec<u8>> {
+        self.load_blob(key, "snapshot.wasm").map(|(_, b)| b)
+    }
+
+    pub fn store_snapshot(&self, key: &str, component: &[u8]) {
+        self.store_blob(key, "snapshot.wasm", component);
     }
 }

@@ -9,6 +9,7 @@ pub mod bindings;
 mod cache;
 pub mod host_calls;
 pub mod limits;
+mod snapshot;
 
 pub use bindings::{Caller, GuestError};
 pub use host_calls::{DataBridge, DataRequest, GuestCall};
@@ -147,6 +148,9 @@ struct Shared {
     cache: Option<cache::CompileCache>,
     /// Components compiled in this process, by SHA-256: kernels sharing the engine compile each once.
     compiled: std::sync::Mutex<std::collections::HashMap<String, Component>>,
+    /// Pre-initialised JS runtimes made in this process, by what they were made from (`snapshot.rs`): a
+    /// snapshot is not byte-for-byte reproducible, so making it again would also mean compiling it again.
+    snapshots: tokio::sync::Mutex<std::collections::HashMap<String, Arc<Vec<u8>>>>,
     config: EngineConfig,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -265,6 +269,7 @@ impl Sandbox {
                 linker,
                 cache,
                 compiled: Default::default(),
+                snapshots: Default::default(),
                 config: engine_config,
                 ticker_stop,
             }),
@@ -284,6 +289,45 @@ impl Sandbox {
         &self.shared.engine
     }
 
+    /// Compiles a component, or takes it from this process's memo or the compile cache on disk.
+    /// Answers the component, its SHA-256 and whether it was compiled earlier.
+    fn compile(
+        &self,
+        bytes: &[u8],
+        refused: impl Fn(String) -> SandboxError,
+    ) -> Result<(Component, String, bool), SandboxError> {
+        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
+        let engine = &self.shared.engine;
+        // Held while compiling: kernels booting side by side compile a component once, not once each.
+        let mut compiled = self
+            .shared
+            .compiled
+            .lock()
+            .map_err(|_| refused("the compile lock is poisoned".into()))?;
+        if let Some(c) = compiled.get(&sha256) {
+            return Ok((c.clone(), sha256, true));
+        }
+        let cached = self
+            .shared
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(engine, &sha256));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = Component::new(engine, bytes)
+                    .map_err(|e| refused(format!("not a valid component: {e:#}")))?;
+                if let Some(cache) = &self.shared.cache {
+                    cache.store(&sha256, &c);
+                }
+                c
+            }
+        };
+        compiled.insert(sha256.clone(), component.clone());
+        Ok((component, sha256, from_cache))
+    }
+
     /// Checks, compiles (or loads from the cache) and pre-instantiates a component.
     pub fn load(
         &self,
@@ -295,40 +339,8 @@ impl Sandbox {
             body: name.to_string(),
             reason,
         };
-        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
         let engine = &self.shared.engine;
-        // Held while compiling: kernels booting side by side compile a component once, not once each.
-        let mut compiled = self
-            .shared
-            .compiled
-            .lock()
-            .map_err(|_| refused("the compile lock is poisoned".into()))?;
-        let in_process = compiled.get(&sha256).cloned();
-        let (component, from_cache) = match in_process {
-            Some(c) => (c, true),
-            None => {
-                let cached = self
-                    .shared
-                    .cache
-                    .as_ref()
-                    .and_then(|c| c.load(engine, &sha256));
-                let from_cache = cached.is_some();
-                let c = match cached {
-                    Some(c) => c,
-                    None => {
-                        let c = Component::new(engine, bytes)
-                            .map_err(|e| refused(format!("not a valid component: {e:#}")))?;
-                        if let Some(cache) = &self.shared.cache {
-                            cache.store(&sha256, &c);
-                        }
-                        c
-                    }
-                };
-                compiled.insert(sha256.clone(), c.clone());
-                (c, from_cache)
-            }
-        };
-        drop(compiled);
+        let (component, sha256, from_cache) = self.compile(bytes, refused)?;
         let ty = component.component_type();
         for (import, _) in ty.imports(engine) {
             if !ALLOWED_IMPORTS.iter().any(|p| import.starts_with(p)) {

@@ -12,6 +12,7 @@ use objectos_sdk::hook::objectos::host::{data, log};
 use objectos_sdk::script::exports::objectos::host::script::Guest;
 use objectos_sdk::{Caller, Error, Value, json};
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 thread_local! {
     /// The capabilities of the body being run (one body per instance).
@@ -133,40 +134,82 @@ fn input_of(ctx: &JsValue, context: &mut Context) -> Result<JsValue, Failure> {
     }
 }
 
+/// A JS context with the natives registered and the prelude loaded, plus the bodies compiled so far (source →
+/// the factory that closes over `input` and returns the body's async function).
+struct Prepared {
+    context: Context,
+    bodies: HashMap<String, JsValue>,
+}
+
+thread_local! {
+    /// Filled by `prepare` before the host snapshots the instance; an instance made from the snapshot takes it
+    /// for its one call. Empty in an instance of the plain runtime: the call then builds its own.
+    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+fn new_context() -> JsResult<Context> {
+    let mut context = Context::default();
+    context.register_global_callable(
+        js_string!("__objectos_host"),
+        4,
+        NativeFunction::from_fn_ptr(host_call),
+    )?;
+    context.register_global_callable(
+        js_string!("__objectos_log"),
+        2,
+        NativeFunction::from_fn_ptr(host_log),
+    )?;
+    context.register_global_callable(
+        js_string!("__objectos_uuid"),
+        0,
+        NativeFunction::from_fn_ptr(host_uuid),
+    )?;
+    context.eval(Source::from_bytes(include_str!("prelude.js")))?;
+    Ok(context)
+}
+
+/// Compiles a body into its factory. ObjectStack's runner also gives bodies `input` (= ctx.input) as a
+/// variable; it comes from an enclosing closure so that a body may still declare its own `const input`.
+fn compile(source: &str, context: &mut Context) -> Result<JsValue, Failure> {
+    let wrapped = format!("(function (input) {{ return async function (ctx) {{\n{source}\n}}; }})");
+    context
+        .eval(Source::from_bytes(wrapped.as_bytes()))
+        .map_err(|e| Failure::Broken(format!("the body does not parse: {e}")))
+}
+
+fn prepare(sources: &[String]) -> u32 {
+    let Ok(mut context) = new_context() else {
+        return 0;
+    };
+    let mut bodies = HashMap::new();
+    for source in sources {
+        if let Ok(factory) = compile(source, &mut context) {
+            bodies.insert(source.clone(), factory);
+        }
+    }
+    let compiled = bodies.len() as u32;
+    PREPARED.with(|p| *p.borrow_mut() = Some(Prepared { context, bodies }));
+    compiled
+}
+
 /// Runs `source` as the body of `async function(ctx)`; returns its value and `ctx.input` afterwards.
 fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
     let broken = |e: JsError| Failure::Broken(e.to_string());
-    let mut context = Context::default();
-    context
-        .register_global_callable(
-            js_string!("__objectos_host"),
-            4,
-            NativeFunction::from_fn_ptr(host_call),
-        )
-        .map_err(broken)?;
-    context
-        .register_global_callable(
-            js_string!("__objectos_log"),
-            2,
-            NativeFunction::from_fn_ptr(host_log),
-        )
-        .map_err(broken)?;
-    context
-        .register_global_callable(
-            js_string!("__objectos_uuid"),
-            0,
-            NativeFunction::from_fn_ptr(host_uuid),
-        )
-        .map_err(broken)?;
-    context
-        .eval(Source::from_bytes(include_str!("prelude.js")))
-        .map_err(broken)?;
-    // ObjectStack's runner also gives bodies `input` (= ctx.input) as a variable; it comes from an enclosing
-    // closure so that a body may still declare its own `const input`.
-    let wrapped = format!("(function (input) {{ return async function (ctx) {{\n{source}\n}}; }})");
-    let function = context
-        .eval(Source::from_bytes(wrapped.as_bytes()))
-        .map_err(|e| Failure::Broken(format!("the body does not parse: {e}")))?;
+    let prepared = PREPARED.with(|p| p.borrow_mut().take());
+    let (mut context, function) = match prepared {
+        Some(mut p) => match p.bodies.remove(source) {
+            Some(f) => (p.context, f),
+            None => {
+                let f = compile(source, &mut p.context)?;
+                (p.context, f)
+            }
+        },
+        None => {
+            let mut context = new_context().map_err(broken)?;
+            let f = compile(source, &mut context)?;
+            (context, f)
+        }
+    };
     let make_ctx = context
         .global_object()
         .get(js_string!("__objectos_ctx"), &mut context)
@@ -252,6 +295,10 @@ impl Guest for Runtime {
             Err(Failure::Threw(message)) => Ok(json!({ "abort": message }).to_string()),
             Err(Failure::Broken(message)) => Err(Error::Internal(message)),
         }
+    }
+
+    fn prepare(sources: Vec<String>) -> u32 {
+        prepare(&sources)
     }
 
     fn run_function(
