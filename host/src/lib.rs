@@ -4,6 +4,8 @@
 //! ([`data::schema`]), and every read or write goes through [`kernel::Kernel::execute`].
 
 pub mod artifact;
+pub mod audit;
+pub mod automation;
 pub mod config;
 pub mod data;
 pub mod expr;

@@ -2,8 +2,8 @@
 //! objectos and compares status codes and JSON shapes. Ids in recorded paths and bodies are mapped to the ids
 //! objectos handed out for the same records.
 //!
-//! The JS hooks and the action run in the JS runtime component. Calls whose behaviour needs parts this build does
-//! not have (CEL validation rules) or that differ on purpose are listed in `NEEDS_LATER_ISSUES`; the test fails if any other call differs,
+//! The JS hooks and the action run in the JS runtime component; the validation rules (state machine, script)
+//! run in the kernel. Calls that differ on purpose are listed in `NEEDS_LATER_ISSUES`; the test fails if any other call differs,
 //! and also if one of those starts to match (so the list stays true).
 
 use crate::support::{Db, Server, start_server_with};
@@ -13,20 +13,10 @@ use std::path::PathBuf;
 
 /// Call number → why it cannot match yet (or, for the last ones, why it never will).
 const NEEDS_LATER_ISSUES: &[(usize, &str)] = &[
-    (27, "state_machine validation rule (security-kernel issue)"),
-    (
-        29,
-        "script validation rule refuses approving 5000+ without escalation (security-kernel issue)",
-    ),
-    (
-        30,
-        "call 29 approved the report here (no script rule yet), so the action's visible condition (status == submitted) is false: 403",
-    ),
     (
         31,
         "visible is enforced on the server here (403 ACTION_NOT_AVAILABLE); the real server runs the body, which throws (400)",
     ),
-    (36, "state_machine validation rule (security-kernel issue)"),
     // Deliberate differences (README "Differences from ObjectStack 17.4"):
     (
         35,
@@ -34,7 +24,7 @@ const NEEDS_LATER_ISSUES: &[(usize, &str)] = &[
     ),
     (
         37,
-        "seed rows belong to the first administrator's organization here; and call 36 (refused upstream by the state machine) approved the report here, so approved_at is set",
+        "seed rows belong to the first administrator's organization here; the real server leaves organization_id null",
     ),
     (
         45,

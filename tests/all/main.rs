@@ -16,5 +16,6 @@ mod js_bodies;
 mod node_client;
 mod sandbox;
 mod schema_sync;
+mod security_matrix;
 mod seeds;
 mod units;

@@ -31,8 +31,9 @@ async fn scenario(url: &str) {
     )
     .await
     .unwrap();
-    // Six artifact objects and four runtime-provided ones (users, organizations, sessions, API keys).
-    assert_eq!(report.schema.created_tables.len(), 10);
+    // Six artifact objects and six runtime-provided ones (users, organizations, sessions, API keys,
+    // position → permission-set bindings, the audit log).
+    assert_eq!(report.schema.created_tables.len(), 12);
     let rec = json!({"name": "kept", "qty": 5})
         .as_object()
         .cloned()

@@ -200,6 +200,8 @@ pub struct ObjectSchema {
     pub search_fields: Vec<String>,
     /// Runtime-provided objects (users, sessions, …): never served by the data routes.
     pub internal: bool,
+    /// `private | public_read | public_read_write | controlled_by_parent` (default `public_read_write`).
+    pub sharing_model: Option<String>,
 }
 
 impl ObjectSchema {
@@ -383,6 +385,7 @@ impl ObjectSchema {
             indexes: specs,
             search_fields,
             internal: false,
+            sharing_model: None,
         }
     }
 }
@@ -429,6 +432,7 @@ impl Catalog {
                 o.searchable_fields.as_ref(),
             );
             schema.internal = is_internal;
+            schema.sharing_model = o.sharing_model.clone();
             objects.insert(o.name.clone(), Arc::new(schema));
         }
         let mut inbound: HashMap<String, Vec<InboundReference>> = HashMap::new();

@@ -117,6 +117,13 @@ pub enum DataError {
         code: &'static str,
         message: String,
     },
+    /// The caller's permission sets do not allow this (object permission, a non-editable field, an RLS check).
+    #[error("{message}")]
+    PermissionDenied {
+        object: String,
+        field: Option<String>,
+        message: String,
+    },
     /// Hooks writing records whose hooks write records… deeper than the limit.
     #[error("Hooks nest deeper than {0} levels (a hook's write fired hooks that wrote again)")]
     HookDepth(usize),
@@ -140,6 +147,7 @@ impl DataError {
             DataError::FunctionUnavailable { .. } => 501,
             DataError::ActionNotFound { .. } => 404,
             DataError::ActionRefused { status, .. } => *status,
+            DataError::PermissionDenied { .. } => 403,
         }
     }
 
@@ -163,6 +171,7 @@ impl DataError {
             DataError::ActionNotFound { .. } => "ACTION_NOT_FOUND",
             DataError::ActionRefused { code, .. } => code,
             DataError::HookDepth(_) => "HOOK_DEPTH_EXCEEDED",
+            DataError::PermissionDenied { .. } => "PERMISSION_DENIED",
         }
     }
 
@@ -179,7 +188,8 @@ impl DataError {
             | DataError::DeleteRestricted { object, .. }
             | DataError::ConcurrentUpdate { object, .. }
             | DataError::ActionNotFound { object, .. }
-            | DataError::ActionRefused { object, .. } => Some(object),
+            | DataError::ActionRefused { object, .. }
+            | DataError::PermissionDenied { object, .. } => Some(object),
             _ => None,
         }
     }
@@ -200,6 +210,9 @@ impl DataError {
                 m.insert("field".into(), json!(field));
             }
             DataError::Unique {
+                field: Some(field), ..
+            }
+            | DataError::PermissionDenied {
                 field: Some(field), ..
             } => {
                 m.insert("field".into(), json!(field));

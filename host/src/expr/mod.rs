@@ -1,8 +1,8 @@
 //! CEL expressions (cel-interpreter) with the ObjectStack stdlib.
 //!
-//! This build evaluates expressions that need no record scope — seed values and defaults such as
-//! `daysAgo(3) + duration("6h20m")`. Record-scoped evaluation (formulas, validation rules, RLS) is the
-//! security-kernel issue's and is not built yet.
+//! Scope-free expressions (seed values, defaults such as `daysAgo(3) + duration("6h20m")`) and
+//! record-scoped ones (formulas, validation rules, action conditions) share one stdlib. Row-level security
+//! does not evaluate here: its policies are lowered to SQL (`security::rls`).
 
 use cel_interpreter::{Context, ExecutionError, Program, Value as CelValue};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -10,6 +10,58 @@ use serde_json::Value;
 
 /// Longest expression accepted (a bound on parse work).
 pub const MAX_EXPRESSION_LEN: usize = 4096;
+
+/// Deepest nesting of an expression's syntax tree accepted (a bound on evaluation's recursion).
+pub const MAX_EXPRESSION_DEPTH: usize = 32;
+
+/// Refuses an expression nested deeper than [`MAX_EXPRESSION_DEPTH`].
+pub fn check_depth(e: &cel_parser::Expression) -> Result<(), String> {
+    fn depth(e: &cel_parser::Expression) -> usize {
+        use cel_parser::ast::{EntryExpr, Expr};
+        1 + match &e.expr {
+            Expr::Call(c) => c
+                .target
+                .iter()
+                .map(|t| depth(t))
+                .chain(c.args.iter().map(depth))
+                .max()
+                .unwrap_or(0),
+            Expr::List(l) => l.elements.iter().map(depth).max().unwrap_or(0),
+            Expr::Select(s) => depth(&s.operand),
+            Expr::Map(m) => m
+                .entries
+                .iter()
+                .map(|en| match &en.expr {
+                    EntryExpr::MapEntry(me) => depth(&me.key).max(depth(&me.value)),
+                    EntryExpr::StructField(sf) => depth(&sf.value),
+                })
+                .max()
+                .unwrap_or(0),
+            Expr::Struct(st) => st
+                .entries
+                .iter()
+                .map(|en| match &en.expr {
+                    EntryExpr::MapEntry(me) => depth(&me.key).max(depth(&me.value)),
+                    EntryExpr::StructField(sf) => depth(&sf.value),
+                })
+                .max()
+                .unwrap_or(0),
+            Expr::Comprehension(c) => depth(&c.iter_range)
+                .max(depth(&c.accu_init))
+                .max(depth(&c.loop_cond))
+                .max(depth(&c.loop_step))
+                .max(depth(&c.result)),
+            _ => 0,
+        }
+    }
+    let d = depth(e);
+    if d > MAX_EXPRESSION_DEPTH {
+        return Err(format!(
+            "the expression nests {d} levels deep; at most {MAX_EXPRESSION_DEPTH} are allowed"
+        ));
+    }
+    Ok(())
+}
 
 fn at_offset(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
@@ -33,7 +85,154 @@ fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     ctx.add_function("upper", |s: std::sync::Arc<String>| s.to_uppercase());
     ctx.add_function("lower", |s: std::sync::Arc<String>| s.to_lowercase());
     ctx.add_function("trim", |s: std::sync::Arc<String>| s.trim().to_string());
+    add_stdlib(&mut ctx);
     ctx
+}
+
+/// The rest of ObjectStack's CEL stdlib (PROTOCOL §8); `contains`, `startsWith`, `endsWith`, `matches`,
+/// `min`, `max` and `double` are cel-interpreter's own.
+fn add_stdlib(ctx: &mut Context<'static>) {
+    use cel_interpreter::extractors::Arguments;
+    fn blank(v: &CelValue) -> bool {
+        match v {
+            CelValue::Null => true,
+            CelValue::String(s) => s.trim().is_empty(),
+            CelValue::List(l) => l.is_empty(),
+            CelValue::Map(m) => m.map.is_empty(),
+            _ => false,
+        }
+    }
+    fn number(v: &CelValue) -> Result<f64, ExecutionError> {
+        match v {
+            CelValue::Int(i) => Ok(*i as f64),
+            CelValue::UInt(u) => Ok(*u as f64),
+            CelValue::Float(f) => Ok(*f),
+            other => Err(ExecutionError::function_error(
+                "number",
+                format!("expected a number, found {:?}", other.type_of()),
+            )),
+        }
+    }
+    fn instant(v: &CelValue) -> Result<DateTime<FixedOffset>, ExecutionError> {
+        match v {
+            CelValue::Timestamp(t) => Ok(*t),
+            CelValue::String(s) => {
+                crate::data::values::parse_datetime(&Value::String(s.to_string()))
+                    .map(at_offset)
+                    .ok_or_else(|| {
+                        ExecutionError::function_error("date", format!("not a date: {s}"))
+                    })
+            }
+            other => Err(ExecutionError::function_error(
+                "date",
+                format!("expected a date, found {:?}", other.type_of()),
+            )),
+        }
+    }
+    ctx.add_function("isBlank", |v: CelValue| blank(&v));
+    ctx.add_function("isEmpty", |v: CelValue| blank(&v));
+    ctx.add_function(
+        "coalesce",
+        |Arguments(args): Arguments| -> Result<CelValue, ExecutionError> {
+            Ok(args
+                .iter()
+                .find(|v| !matches!(v, CelValue::Null))
+                .cloned()
+                .unwrap_or(CelValue::Null))
+        },
+    );
+    ctx.add_function("joinNonEmpty", |Arguments(args): Arguments| {
+        let (sep, items) = match args.split_first() {
+            Some((CelValue::String(sep), rest)) => (sep.to_string(), rest.to_vec()),
+            _ => (" ".to_string(), args.to_vec()),
+        };
+        let items = match items.as_slice() {
+            [CelValue::List(l)] => l.to_vec(),
+            _ => items,
+        };
+        items
+            .iter()
+            .filter(|v| !blank(v))
+            .map(|v| match v {
+                CelValue::String(s) => s.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join(&sep)
+    });
+    ctx.add_function("len", |v: CelValue| -> Result<i64, ExecutionError> {
+        Ok(match v {
+            CelValue::String(s) => s.chars().count() as i64,
+            CelValue::List(l) => l.len() as i64,
+            CelValue::Map(m) => m.map.len() as i64,
+            CelValue::Null => 0,
+            other => {
+                return Err(ExecutionError::function_error(
+                    "len",
+                    format!("no length for {:?}", other.type_of()),
+                ));
+            }
+        })
+    });
+    ctx.add_function("abs", |v: CelValue| -> Result<CelValue, ExecutionError> {
+        Ok(match v {
+            CelValue::Int(i) => CelValue::Int(i.abs()),
+            other => CelValue::Float(number(&other)?.abs()),
+        })
+    });
+    ctx.add_function(
+        "round",
+        |Arguments(args): Arguments| -> Result<f64, ExecutionError> {
+            let x = number(args.first().unwrap_or(&CelValue::Null))?;
+            let digits = match args.get(1) {
+                Some(d) => number(d)? as i32,
+                None => 0,
+            };
+            let scale = 10f64.powi(digits);
+            Ok((x * scale).round() / scale)
+        },
+    );
+    ctx.add_function("floor", |v: CelValue| number(&v).map(f64::floor));
+    ctx.add_function("ceil", |v: CelValue| number(&v).map(f64::ceil));
+    ctx.add_function(
+        "daysBetween",
+        |a: CelValue, b: CelValue| -> Result<i64, ExecutionError> {
+            Ok((instant(&b)? - instant(&a)?).num_days())
+        },
+    );
+    ctx.add_function(
+        "addDays",
+        |t: CelValue, n: i64| -> Result<CelValue, ExecutionError> {
+            Ok(CelValue::Timestamp(instant(&t)? + Duration::days(n)))
+        },
+    );
+    ctx.add_function(
+        "addMonths",
+        |t: CelValue, n: i64| -> Result<CelValue, ExecutionError> {
+            let t = instant(&t)?;
+            let months = chrono::Months::new(n.unsigned_abs().min(u32::MAX as u64) as u32);
+            let moved = if n >= 0 {
+                t.checked_add_months(months)
+            } else {
+                t.checked_sub_months(months)
+            };
+            moved
+                .map(CelValue::Timestamp)
+                .ok_or_else(|| ExecutionError::function_error("addMonths", "out of range"))
+        },
+    );
+    ctx.add_function("date", |v: CelValue| -> Result<CelValue, ExecutionError> {
+        let t = instant(&v)?;
+        let day = t
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc().fixed_offset())
+            .unwrap_or(t);
+        Ok(CelValue::Timestamp(day))
+    });
+    ctx.add_function("datetime", |v: CelValue| {
+        instant(&v).map(CelValue::Timestamp)
+    });
 }
 
 /// Evaluates a scope-free expression to JSON (timestamps become ISO-8601 text).

@@ -21,6 +21,10 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/auth/change-password", post(change_password))
         .route("/api/v1/auth/admin/create-user", post(create_user))
         .route("/api/v1/auth/admin/set-positions", post(set_positions))
+        .route(
+            "/api/v1/auth/admin/bind-permission-sets",
+            post(bind_permission_sets),
+        )
         .route("/api/v1/auth/api-keys", post(create_api_key))
 }
 
@@ -194,6 +198,24 @@ async fn set_positions(
     Ok(json_response(
         200,
         json!({"success": true, "data": {"user": user}}),
+    ))
+}
+
+/// `{position, permissionSets: [...]}`: the artifact's permission sets a position grants (replaces the list).
+async fn bind_permission_sets(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    let position = text(&body, "position")?;
+    let bound = s
+        .kernel
+        .bind_permission_sets(&who.principal, position, &strings(&body, "permissionSets"))
+        .await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"position": position, "permissionSets": bound}}),
     ))
 }
 

@@ -107,7 +107,11 @@ pub fn presented_credentials(headers: &HeaderMap) -> Option<String> {
 /// The caller, or 401 `UNAUTHENTICATED`: there is no anonymous data or metadata access. A user who must
 /// change their password gets 403 `PASSWORD_EXPIRED` until they do.
 pub async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    let who = identity_any(state, headers).await?;
+    let mut who = identity_any(state, headers).await?;
+    who.principal.request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if who.user.get("must_change_password") == Some(&Value::Bool(true)) {
         return Err(ApiError::Expired);
     }
@@ -185,6 +189,12 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
         .unwrap_or("unmatched");
     let method = req.method().clone();
     let request_id = crate::kernel::new_id();
+    // Handlers read it from here (the audit log records it); a client's own x-request-id is replaced.
+    let mut req = req;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        req.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
     let span = tracing::info_span!("request", id = %request_id, method = %method, path = %req.uri().path());
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();

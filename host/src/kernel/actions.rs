@@ -297,9 +297,15 @@ impl Kernel {
             "record": record,
             "action": action,
         });
+        // An action runs as its caller (every data call checked against the caller's permission sets)
+        // unless it declares `runAs: "system"`; then its writes are audited as made by the system on the
+        // caller's behalf.
+        let run_as_system =
+            compiled.def.extra.get("runAs").and_then(Value::as_str) == Some("system");
+        let acting = super::hooks::acting_as(principal, run_as_system);
         match (&compiled.body, compiled.def.target.as_deref()) {
-            (Some(body), _) => self.run_body(action, body, principal, input, &scope).await,
-            (None, Some(target)) => self.call_function(principal, target, input).await,
+            (Some(body), _) => self.run_body(action, body, &acting, input, &scope).await,
+            (None, Some(target)) => self.call_function(&acting, target, input).await,
             (None, None) => Err(DataError::FunctionUnavailable {
                 name: action.to_string(),
                 reason: "the action has no body and no target function".into(),

@@ -257,13 +257,28 @@ impl Hooks {
 pub struct WriteCx {
     pub depth: usize,
     pub after_commit: Vec<AsyncHookJob>,
+    /// The first of a guest's data calls that its caller's permissions refused: if the hook then fails, the
+    /// write is refused for that reason (403), not as a generic hook rejection.
+    pub denied: Option<(String, Option<String>, String)>,
 }
 
 impl WriteCx {
     pub fn at_depth(depth: usize) -> WriteCx {
         WriteCx {
             depth,
-            after_commit: Vec::new(),
+            ..WriteCx::default()
+        }
+    }
+
+    /// The failure of a hook, or the permission refusal that caused it.
+    fn failure(&mut self, e: DataError) -> DataError {
+        match self.denied.take() {
+            Some((object, field, message)) => DataError::PermissionDenied {
+                object,
+                field,
+                message: format!("a hook's write was refused: {message}"),
+            },
+            None => e,
         }
     }
 }
@@ -334,7 +349,9 @@ pub fn guest_error(e: DataError) -> GuestError {
         DataError::Unique { .. }
         | DataError::DeleteRestricted { .. }
         | DataError::ConcurrentUpdate { .. } => GuestError::Conflict(message),
-        DataError::ActionRefused { .. } => GuestError::Denied(message),
+        DataError::ActionRefused { .. } | DataError::PermissionDenied { .. } => {
+            GuestError::Denied(message)
+        }
         DataError::Internal(_) => {
             GuestError::Internal("internal error (see the server log)".into())
         }
@@ -443,8 +460,10 @@ impl Kernel {
                     }
                 }
                 Ok(HookOutcome::Proceed(None)) => {}
-                Ok(HookOutcome::Abort(message)) => return Err(rejected(ev.object, message)),
-                Err(e) if hook.abort_on_error => return Err(e),
+                Ok(HookOutcome::Abort(message)) => {
+                    return Err(cx.failure(rejected(ev.object, message)));
+                }
+                Err(e) if hook.abort_on_error => return Err(cx.failure(e)),
                 Err(e) => {
                     tracing::warn!(hook = %hook.name, code = e.code(), "hook failed (onError: log): {e}")
                 }
@@ -653,13 +672,23 @@ impl Kernel {
                             tx.release_savepoint().await.map_err(guest_error)?;
                         } else {
                             cx.after_commit.truncate(mark);
+                            // Rolls back to the savepoint and releases it (a second release would pop the
+                            // enclosing write's savepoint, which has the same name).
                             tx.rollback_to_savepoint().await.map_err(guest_error)?;
-                            tx.release_savepoint().await.map_err(guest_error)?;
                         }
                         r
                     }
                 },
             };
+            if let Err(DataError::PermissionDenied {
+                object,
+                field,
+                message,
+            }) = &result
+                && cx.denied.is_none()
+            {
+                cx.denied = Some((object.clone(), field.clone(), message.clone()));
+            }
             match result.map_err(guest_error)? {
                 OpResult::List { records, total, .. } => {
                     Ok(json!({"records": records, "total": total}).to_string())

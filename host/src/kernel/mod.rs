@@ -3,6 +3,7 @@
 //! nothing reaches a driver around it.
 
 pub mod actions;
+mod enforce;
 mod group_commit;
 pub mod hooks;
 mod seeds;
@@ -23,6 +24,8 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 
+use crate::security::permissions::{Operation, PermissionSets};
+use enforce::{check_editable, check_query_fields, check_rls, mask, readable_search};
 use hooks::{EventInput, WriteCx};
 pub use seeds::SeedReport;
 
@@ -33,6 +36,10 @@ pub struct Principal {
     pub organization_id: Option<String>,
     pub positions: Vec<String>,
     pub is_system: bool,
+    /// The user's email (`current_user.email` in RLS policies).
+    pub email: Option<String>,
+    /// The HTTP request this principal acts in (recorded in the audit log).
+    pub request_id: Option<String>,
 }
 
 impl Principal {
@@ -50,7 +57,19 @@ impl Principal {
             organization_id: organization_id.map(str::to_string),
             positions: vec!["everyone".to_string()],
             is_system: false,
+            email: None,
+            request_id: None,
         }
+    }
+
+    /// Holds the built-in `platform_admin` position: permission sets do not restrict it (its writes are
+    /// audited as such).
+    pub fn is_platform_admin(&self) -> bool {
+        !self.is_system
+            && self
+                .positions
+                .iter()
+                .any(|p| p == crate::security::permissions::PLATFORM_ADMIN)
     }
 
     pub fn macro_context(&self) -> MacroContext {
@@ -145,6 +164,10 @@ pub struct Kernel {
     /// Where Wasm bodies run (none when the artifact has none).
     pub sandbox: Option<crate::sandbox::Sandbox>,
     sandbox_config: crate::sandbox::SandboxConfig,
+    /// The artifact's permission sets (object permissions, FLS, RLS) and their bindings to positions.
+    pub permissions: PermissionSets,
+    /// Validation rules per object.
+    rules: crate::automation::validation::Rules,
     /// This kernel, for work that outlives a request (async after-hooks).
     me: Weak<Kernel>,
 }
@@ -179,6 +202,15 @@ impl Kernel {
             .sync_schema(&catalog, config.allow_destructive_migrations)
             .await?;
         let formulas = compile_formulas(&artifact);
+        let rules = crate::automation::validation::Rules::compile(&artifact).map_err(|errors| {
+            DataError::Schema(format!("validation rules: {}", errors.join("; ")))
+        })?;
+        let permissions = PermissionSets::compile(&artifact, &catalog).map_err(|errors| {
+            DataError::Schema(format!(
+                "row-level security policies that cannot become row filters: {}",
+                errors.join("; ")
+            ))
+        })?;
         let js_sources = js_sources(&artifact);
         let runs_js = config.js_runtime.is_some() && !js_sources.is_empty();
         let sandbox = if artifact_has_wasm(&artifact) || runs_js {
@@ -238,8 +270,11 @@ impl Kernel {
             actions,
             sandbox,
             sandbox_config: config.sandbox.clone(),
+            permissions,
+            rules,
             me: me.clone(),
         });
+        kernel.load_permission_bindings().await?;
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))
     }
@@ -252,6 +287,7 @@ impl Kernel {
     ) -> Result<&Arc<ObjectSchema>, DataError> {
         match self.catalog.object(name) {
             Some(o) if !o.internal || principal.is_system => Ok(o),
+            Some(o) if o.name == crate::audit::AUDIT_LOG && principal.is_platform_admin() => Ok(o),
             _ => Err(DataError::ObjectNotFound(name.to_string())),
         }
     }
@@ -265,7 +301,7 @@ impl Kernel {
     /// The query restricted to the rows `principal` may see: its organization's (records of callers without an
     /// organization are the ones with none). The runtime itself and internal objects are not scoped.
     pub fn scoped(&self, principal: &Principal, schema: &ObjectSchema, q: &Query) -> Query {
-        if principal.is_system || schema.internal {
+        if principal.is_system || (schema.internal && schema.name != crate::audit::AUDIT_LOG) {
             return q.clone();
         }
         let scope = Filter::Cond(match &principal.organization_id {
@@ -376,6 +412,7 @@ impl Kernel {
                     // Validate the object before taking a write transaction.
                     if let Some(object) = write.object() {
                         self.object_for(principal, object)?;
+                        refuse_audit_write(object)?;
                     }
                     if let Some(group) = &self.group_commit {
                         return group.submit(self, principal, write, depth).await;
@@ -408,12 +445,14 @@ impl Kernel {
         Box::pin(async move {
             match op {
                 DataOp::Create { object, record } => {
+                    refuse_audit_write(&object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.insert_in(tx, principal, &schema, record, cx).await?,
                     ))
                 }
                 DataOp::CreateMany { object, records } => {
+                    refuse_audit_write(&object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     let mut out = Vec::with_capacity(records.len());
                     for (i, record) in records.into_iter().enumerate() {
@@ -431,6 +470,7 @@ impl Kernel {
                     patch,
                     expected_version,
                 } => {
+                    refuse_audit_write(&object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.update_in(
@@ -450,6 +490,7 @@ impl Kernel {
                     id,
                     expected_version,
                 } => {
+                    refuse_audit_write(&object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     self.delete_checked(
                         tx,
@@ -581,7 +622,11 @@ impl Kernel {
         _depth: usize,
     ) -> Result<OpResult, DataError> {
         let schema = self.object_for(principal, object)?;
-        let scoped = self.scoped(principal, schema, q);
+        let access = self.access(principal, schema, Operation::Read)?;
+        let mut q = q.clone();
+        readable_search(&access, &mut q);
+        check_query_fields(&access, schema, &q)?;
+        let scoped = self.scoped_for(principal, schema, &q, Operation::Read);
         let q = &scoped;
         if q.is_aggregate() {
             let (records, total) = tx.aggregate(schema, q).await?;
@@ -608,6 +653,7 @@ impl Kernel {
         self.expand(tx, principal, schema, q, &mut records).await?;
         self.compute_formulas(schema, q.fields.as_ref(), &mut records);
         project(q, &mut records);
+        mask(&access, &mut records);
         let has_more = page_has_more(q, records.len(), total);
         Ok(OpResult::List {
             records,
@@ -661,7 +707,9 @@ impl Kernel {
         q: &Query,
     ) -> Result<Record, DataError> {
         let schema = self.object_for(principal, object)?;
-        let q1 = self.scoped(
+        let access = self.access(principal, schema, Operation::Read)?;
+        check_query_fields(&access, schema, q)?;
+        let q1 = self.scoped_for(
             principal,
             schema,
             &Query {
@@ -670,6 +718,7 @@ impl Kernel {
                 count: false,
                 ..q.clone()
             },
+            Operation::Read,
         );
         let columns = select_columns(schema, &q1);
         let mut records = tx.find(schema, &q1, &columns, None).await?;
@@ -683,6 +732,7 @@ impl Kernel {
             .await?;
         self.compute_formulas(schema, q1.fields.as_ref(), &mut records);
         project(&q1, &mut records);
+        mask(&access, &mut records);
         Ok(records.remove(0))
     }
 
@@ -704,6 +754,12 @@ impl Kernel {
                 else {
                     continue;
                 };
+                // A related object the caller may not read stays an id.
+                let target_access = self.permissions.access(principal, target);
+                if !target_access.allows(Operation::Read) {
+                    continue;
+                }
+                check_query_fields(&target_access, target, sub)?;
                 let mut ids = BTreeSet::new();
                 for r in records.iter() {
                     match r.get(field) {
@@ -734,9 +790,10 @@ impl Kernel {
                 if !cols.iter().any(|c| c.name == "id") {
                     cols.extend(target.field("id"));
                 }
-                let sub_q = self.scoped(principal, target, &sub_q);
+                let sub_q = self.scoped_for(principal, target, &sub_q, Operation::Read);
                 let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
                 self.compute_formulas(target, sub_q.fields.as_ref(), &mut related);
+                mask(&target_access, &mut related);
                 self.expand(&mut *tx, principal, target, &sub_q, &mut related)
                     .await?;
                 let by_id: HashMap<String, Record> = related
@@ -787,6 +844,9 @@ impl Kernel {
         input: Record,
         cx: &mut WriteCx,
     ) -> Result<Record, DataError> {
+        // The caller's own payload is checked; what its before-hooks add is the artifact's logic.
+        let access = self.access(principal, schema, Operation::Create)?;
+        check_editable(&access, schema, &input)?;
         let input = self
             .before_write(tx, principal, cx, schema, "beforeInsert", input, None, None)
             .await?;
@@ -825,6 +885,13 @@ impl Kernel {
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
         }
+        self.rules.check(
+            schema,
+            crate::automation::validation::Event::Insert,
+            &record,
+            None,
+            &user_scope(principal),
+        )?;
         self.check_references(tx, principal, schema, &record)
             .await?;
         for f in schema
@@ -891,7 +958,19 @@ impl Kernel {
                 )
             })
             .collect();
+        check_rls(&access, schema, Operation::Create, &full)?;
         tx.insert(schema, values).await?;
+        crate::audit::record(
+            tx,
+            &self.catalog,
+            Some(principal),
+            "create",
+            schema,
+            &id,
+            None,
+            Some(&full),
+        )
+        .await?;
         let mut out = [full];
         self.compute_formulas(schema, None, &mut out);
         let [full] = out;
@@ -910,6 +989,9 @@ impl Kernel {
             )
             .await?;
         }
+        let mut out = [full];
+        mask(&access, &mut out);
+        let [full] = out;
         Ok(full)
     }
 
@@ -928,7 +1010,7 @@ impl Kernel {
             ..Query::default()
         };
         let q = match principal {
-            Some(p) => self.scoped(p, schema, &base),
+            Some(p) => self.scoped_for(p, schema, &base, Operation::Read),
             None => base,
         };
         let cols: Vec<&FieldSchema> = schema.stored_fields().collect();
@@ -980,8 +1062,12 @@ impl Kernel {
         expected: Option<&str>,
         cx: &mut WriteCx,
     ) -> Result<Record, DataError> {
+        let access = self.access(principal, schema, Operation::Edit)?;
+        check_editable(&access, schema, &patch)?;
         let (existing, current_version) = self
             .load_at_version(tx, Some(principal), schema, id, expected)
+            .await?;
+        self.check_row_writable(tx, principal, schema, id, Operation::Edit)
             .await?;
         let patch = self
             .before_write(
@@ -1024,6 +1110,16 @@ impl Kernel {
         }
         self.check_references(tx, principal, schema, &changes)
             .await?;
+        let mut candidate = existing.clone();
+        candidate.extend(changes.clone());
+        check_rls(&access, schema, Operation::Edit, &candidate)?;
+        self.rules.check(
+            schema,
+            crate::automation::validation::Event::Update,
+            &candidate,
+            Some(&existing),
+            &user_scope(principal),
+        )?;
         let mut now = crate::data::values::now_iso();
         if now == current_version {
             // The version must change with every write, even within one millisecond.
@@ -1061,6 +1157,19 @@ impl Kernel {
                 expected: current_version,
             });
         }
+        let mut stored = existing.clone();
+        stored.extend(changes.clone());
+        crate::audit::record(
+            tx,
+            &self.catalog,
+            Some(principal),
+            "update",
+            schema,
+            id,
+            Some(&existing),
+            Some(&stored),
+        )
+        .await?;
         let after_hooks = self.hooks.listens(&schema.name, "afterUpdate");
         let previous = if after_hooks {
             Some(existing.clone())
@@ -1089,7 +1198,52 @@ impl Kernel {
             )
             .await?;
         }
+        let mut out = [merged];
+        mask(&access, &mut out);
+        let [merged] = out;
         Ok(merged)
+    }
+
+    /// Refuses an update or delete of a row the caller can see but may not write (owner scope, RLS `using`).
+    async fn check_row_writable(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        id: &str,
+        op: Operation,
+    ) -> Result<(), DataError> {
+        if principal.is_system || schema.internal {
+            return Ok(());
+        }
+        let base = Query {
+            filter: Some(id_filter(id)),
+            limit: Some(1),
+            ..Query::default()
+        };
+        let q = self.scoped_for(principal, schema, &base, op);
+        if q.filter == self.scoped(principal, schema, &base).filter {
+            return Ok(());
+        }
+        // A row the caller cannot even see is not found (no hint that it exists).
+        self.load(tx, Some(principal), schema, id).await?;
+        let id_col: Vec<&FieldSchema> = schema.field("id").into_iter().collect();
+        if tx.find(schema, &q, &id_col, None).await?.is_empty() {
+            return Err(DataError::PermissionDenied {
+                object: schema.name.clone(),
+                field: None,
+                message: format!(
+                    "You may not {} this {} record (it is not yours, or a row-level security policy excludes it)",
+                    if op == Operation::Delete {
+                        "delete"
+                    } else {
+                        "edit"
+                    },
+                    schema.name
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Runs the before-hooks of an insert or update inside its transaction; they may replace the record.
@@ -1136,6 +1290,9 @@ impl Kernel {
         expected: Option<&str>,
         cx: &mut WriteCx,
     ) -> Result<(), DataError> {
+        self.access(principal, schema, Operation::Delete)?;
+        self.check_row_writable(tx, principal, schema, id, Operation::Delete)
+            .await?;
         let before = self.hooks.listens(&schema.name, "beforeDelete");
         let after = self.hooks.listens(&schema.name, "afterDelete");
         let previous = if before || after {
@@ -1188,7 +1345,7 @@ impl Kernel {
         depth: usize,
     ) -> BoxFuture<'a, Result<(), DataError>> {
         Box::pin(async move {
-            let (_, current_version) = self
+            let (existing, current_version) = self
                 .load_at_version(tx, principal, schema, id, expected)
                 .await?;
             if depth > MAX_CASCADE_DEPTH {
@@ -1264,7 +1421,17 @@ impl Kernel {
                     expected: current_version,
                 });
             }
-            Ok(())
+            crate::audit::record(
+                tx,
+                &self.catalog,
+                principal,
+                "delete",
+                schema,
+                id,
+                Some(&existing),
+                None,
+            )
+            .await
         })
     }
 
@@ -1358,6 +1525,31 @@ fn artifact_has_wasm(artifact: &Artifact) -> bool {
 }
 
 /// Does any hook or action carry a JavaScript body?
+/// The audit log is written by the kernel alone.
+fn refuse_audit_write(object: &str) -> Result<(), DataError> {
+    if object == crate::audit::AUDIT_LOG {
+        return Err(DataError::PermissionDenied {
+            object: object.to_string(),
+            field: None,
+            message: format!(
+                "{object} is append-only: it is written by the runtime, never through the API"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `current_user` / `user` as CEL sees it.
+fn user_scope(principal: &Principal) -> Value {
+    json!({
+        "id": principal.user_id,
+        "email": principal.email,
+        "organizationId": principal.organization_id,
+        "positions": principal.positions,
+        "isPlatformAdmin": principal.is_platform_admin(),
+    })
+}
+
 /// The sources of the artifact's JavaScript bodies (hooks and actions), each once, in artifact order.
 fn js_sources(artifact: &Artifact) -> Vec<String> {
     let bodies = artifact

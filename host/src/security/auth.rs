@@ -444,6 +444,8 @@ impl AuthService {
             organization_id: Some(organization_id.to_string()),
             positions: vec![],
             is_system: true,
+            email: None,
+            request_id: None,
         };
         let rec = obj(json!({
             "id": user_id, "name": name.trim(), "email": email, "email_verified": false, "role": "user",
@@ -680,6 +682,8 @@ impl AuthService {
             organization_id: org.as_str().map(str::to_string),
             positions: vec![],
             is_system: true,
+            email: None,
+            request_id: None,
         };
         let rec = obj(
             json!({"token_hash": sha256_hex(&token), "user_id": user_id, "expires_at": expires, "active_organization_id": org,
@@ -887,6 +891,11 @@ fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> 
         organization_id,
         positions,
         is_system: false,
+        email: user
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        request_id: None,
     };
     Identity {
         principal,

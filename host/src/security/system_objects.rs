@@ -3,12 +3,14 @@
 //! data routes (they are `internal`).
 
 use crate::artifact::model::ObjectDef;
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub const USER: &str = "sys_user";
 pub const ORGANIZATION: &str = "sys_organization";
 pub const SESSION: &str = "sys_session";
 pub const API_KEY: &str = "sys_api_key";
+/// Which permission sets an administrator bound to which position.
+pub const POSITION_PERMISSION_SET: &str = "sys_position_permission_set";
 
 pub fn definitions() -> Vec<ObjectDef> {
     let defs = json!([
@@ -46,6 +48,13 @@ pub fn definitions() -> Vec<ObjectDef> {
             }
         },
         {
+            "name": POSITION_PERMISSION_SET, "label": "Position Permission Set", "ownership": "none",
+            "fields": {
+                "position": {"type": "text", "required": true, "maxLength": 200},
+                "permission_set": {"type": "text", "required": true, "maxLength": 200}
+            }
+        },
+        {
             "name": API_KEY, "label": "API Key", "ownership": "none",
             "fields": {
                 "name": {"type": "text", "required": true, "maxLength": 200},
@@ -57,5 +66,9 @@ pub fn definitions() -> Vec<ObjectDef> {
             }
         }
     ]);
+    let mut defs = defs;
+    if let Value::Array(list) = &mut defs {
+        list.push(crate::audit::definition());
+    }
     serde_json::from_value(defs).unwrap_or_default()
 }

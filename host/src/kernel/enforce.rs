@@ -1,0 +1,295 @@
+//! Applying a principal's [`Access`] inside `Kernel::execute`: object permissions, the fields a query may
+//! name, the fields a write may set, the rows an operation may touch, and masking of unreadable fields.
+
+use super::{Kernel, Principal};
+use crate::data::catalog::ObjectSchema;
+use crate::data::driver::Record;
+use crate::data::error::DataError;
+use crate::data::filter::{Condition, Filter, Operand};
+use crate::data::query::Query;
+use crate::security::permissions::{Access, Operation};
+use crate::security::system_objects::POSITION_PERMISSION_SET;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const DENIED: &str = "You do not have permission to perform this action. Contact your administrator if you need access.";
+
+impl Kernel {
+    /// The caller's access to an object, refused outright when it lacks the object permission for `op`.
+    pub(crate) fn access(
+        &self,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        op: Operation,
+    ) -> Result<Access, DataError> {
+        let access = self.permissions.access(principal, schema);
+        if !access.allows(op) {
+            return Err(DataError::PermissionDenied {
+                object: schema.name.clone(),
+                field: None,
+                message: DENIED.into(),
+            });
+        }
+        Ok(access)
+    }
+
+    /// The query restricted to the rows `principal` may touch for `op`: its organization's, then the
+    /// owner scope and RLS of its permission sets, all in the WHERE clause.
+    pub fn scoped_for(
+        &self,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        q: &Query,
+        op: Operation,
+    ) -> Query {
+        let q = self.scoped(principal, schema, q);
+        if principal.is_system || schema.internal {
+            return q;
+        }
+        let access = self.permissions.access(principal, schema);
+        let Some(rows) = access.row_filter(op, schema.has_owner) else {
+            return q;
+        };
+        let filter = match q.filter {
+            Some(f) => Filter::And(vec![rows, f]),
+            None => rows,
+        };
+        Query {
+            filter: Some(filter),
+            ..q
+        }
+    }
+}
+
+/// Refuses a query that names a field the caller may not read (filter, sort, select, search, grouping,
+/// aggregation): answering it would reveal the field through counts or order.
+pub(crate) fn check_query_fields(
+    access: &Access,
+    schema: &ObjectSchema,
+    q: &Query,
+) -> Result<(), DataError> {
+    if access.bypass || access.unreadable.is_empty() {
+        return Ok(());
+    }
+    let hidden = |name: &str| -> Result<(), DataError> {
+        let root = name.split('.').next().unwrap_or(name);
+        if access.unreadable.contains(root) {
+            return Err(DataError::invalid_field(
+                &schema.name,
+                root,
+                format!(
+                    "Field '{root}' on object '{}' is not readable for this user",
+                    schema.name
+                ),
+            ));
+        }
+        Ok(())
+    };
+    if let Some(f) = &q.filter {
+        let mut names = Vec::new();
+        filter_fields(f, &mut names);
+        for n in names {
+            hidden(&n)?;
+        }
+    }
+    for o in &q.order_by {
+        hidden(&o.field)?;
+    }
+    for f in q.fields.iter().flatten() {
+        hidden(f)?;
+    }
+    for g in &q.group_by {
+        hidden(&g.field)?;
+    }
+    for a in &q.aggregations {
+        if let Some(f) = &a.field {
+            hidden(f)?;
+        }
+    }
+    for (f, _) in &q.expand {
+        hidden(f)?;
+    }
+    if let Some(s) = &q.search {
+        for f in &s.fields {
+            hidden(f)?;
+        }
+    }
+    Ok(())
+}
+
+/// A search over the object's default search fields skips the ones the caller may not read.
+pub(crate) fn readable_search(access: &Access, q: &mut Query) {
+    if let Some(s) = &mut q.search {
+        s.fields.retain(|f| !access.unreadable.contains(f));
+    }
+}
+
+fn filter_fields(f: &Filter, out: &mut Vec<String>) {
+    match f {
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| filter_fields(p, out)),
+        Filter::Not(p) => filter_fields(p, out),
+        Filter::Cond(Condition { field, operand, .. }) => {
+            out.push(field.clone());
+            if let Operand::Field(other) = operand {
+                out.push(other.clone());
+            }
+        }
+    }
+}
+
+/// Refuses a write whose payload sets a field the caller may not edit.
+pub(crate) fn check_editable(
+    access: &Access,
+    schema: &ObjectSchema,
+    payload: &Record,
+) -> Result<(), DataError> {
+    if access.bypass {
+        return Ok(());
+    }
+    let denied: Vec<&str> = payload
+        .keys()
+        .filter(|k| access.uneditable.contains(k.as_str()))
+        .map(String::as_str)
+        .collect();
+    match denied.first() {
+        None => Ok(()),
+        Some(first) => Err(DataError::PermissionDenied {
+            object: schema.name.clone(),
+            field: Some(first.to_string()),
+            message: format!(
+                "[Security] Field write denied: not permitted to edit [{}] on '{}'",
+                denied.join(", "),
+                schema.name
+            ),
+        }),
+    }
+}
+
+/// Refuses a written record that fails the RLS `check` of the caller's policies.
+pub(crate) fn check_rls(
+    access: &Access,
+    schema: &ObjectSchema,
+    op: Operation,
+    record: &Record,
+) -> Result<(), DataError> {
+    if access.check_passes(op, record) {
+        return Ok(());
+    }
+    Err(DataError::PermissionDenied {
+        object: schema.name.clone(),
+        field: None,
+        message: format!(
+            "[Security] Row-level security: this {} on '{}' does not satisfy the caller's policy check",
+            match op {
+                Operation::Create => "insert",
+                _ => "update",
+            },
+            schema.name
+        ),
+    })
+}
+
+/// Removes the fields the caller may not read from records it is given.
+pub(crate) fn mask(access: &Access, records: &mut [Record]) {
+    if access.bypass || access.unreadable.is_empty() {
+        return;
+    }
+    for r in records {
+        r.retain(|k, _| !access.unreadable.contains(k));
+    }
+}
+
+impl Kernel {
+    /// Reads the position → permission-set bindings an administrator made (kept in the database).
+    pub(crate) async fn load_permission_bindings(&self) -> Result<(), DataError> {
+        let schema = self.object(POSITION_PERMISSION_SET)?.clone();
+        let cols: Vec<_> = schema.stored_fields().collect();
+        let rows = {
+            let mut tx = self.driver.reader().await?;
+            tx.find(&schema, &Query::default(), &cols, None).await?
+        };
+        let mut bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in rows {
+            if let (Some(Value::String(p)), Some(Value::String(set))) =
+                (r.get("position"), r.get("permission_set"))
+            {
+                bound.entry(p.clone()).or_default().insert(set.clone());
+            }
+        }
+        for (position, sets) in bound {
+            self.permissions.bind(&position, sets);
+        }
+        Ok(())
+    }
+
+    /// An administrator replaces the permission sets bound to a position (`[]` unbinds them all).
+    pub async fn bind_permission_sets(
+        &self,
+        admin: &Principal,
+        position: &str,
+        sets: &[String],
+    ) -> Result<Vec<String>, DataError> {
+        if !admin.is_system && !admin.is_platform_admin() {
+            return Err(DataError::PermissionDenied {
+                object: POSITION_PERMISSION_SET.into(),
+                field: None,
+                message: "Only a platform administrator binds permission sets to positions".into(),
+            });
+        }
+        let position = position.trim();
+        if position.is_empty() {
+            return Err(DataError::invalid_field(
+                POSITION_PERMISSION_SET,
+                "position",
+                "position is required",
+            ));
+        }
+        if let Some(unknown) = sets.iter().find(|s| !self.permissions.has_set(s)) {
+            return Err(DataError::invalid_field(
+                POSITION_PERMISSION_SET,
+                "permissionSets",
+                format!("no permission set named '{unknown}' in the artifact"),
+            ));
+        }
+        let schema = self.object(POSITION_PERMISSION_SET)?.clone();
+        let system = Principal::system();
+        let mut tx = self.driver.begin().await?;
+        let q = Query {
+            filter: Some(Filter::Cond(Condition {
+                field: "position".into(),
+                op: crate::data::filter::Op::Eq,
+                operand: Operand::Value(Value::String(position.to_string())),
+            })),
+            ..Query::default()
+        };
+        let id_col: Vec<_> = schema.field("id").into_iter().collect();
+        for row in tx.find(&schema, &q, &id_col, None).await? {
+            if let Some(Value::String(id)) = row.get("id") {
+                tx.delete(&schema, id, None).await?;
+            }
+        }
+        let unique: BTreeSet<String> = sets.iter().cloned().collect();
+        let mut cx = super::hooks::WriteCx::at_depth(0);
+        for set in &unique {
+            let record: Record = [
+                ("position".to_string(), Value::String(position.to_string())),
+                ("permission_set".to_string(), Value::String(set.clone())),
+            ]
+            .into_iter()
+            .collect();
+            self.write_in(
+                &mut *tx,
+                &system,
+                super::DataOp::Create {
+                    object: POSITION_PERMISSION_SET.into(),
+                    record,
+                },
+                &mut cx,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.permissions.bind(position, unique.clone());
+        Ok(unique.into_iter().collect())
+    }
+}

@@ -1,0 +1,738 @@
+//! The permission matrix: declarative cases (who × method × path × body → status, code, fields seen), run
+//! in order over REST against the expense fixture's permission sets plus our own objects with private sharing,
+//! field-level security and row-level security. Every data path is the one `Kernel::execute`.
+
+use crate::support::{Db, Server, start_server_with};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The expense fixture with our own objects and sets added.
+fn artifact() -> Value {
+    let mut a: Value =
+        serde_json::from_str(include_str!("../fixtures/expense/objectstack.json")).expect("JSON");
+    let objects = a["objects"].as_array_mut().expect("objects");
+    objects.push(json!({
+        "name": "sec_note", "label": "Note", "sharingModel": "private",
+        "fields": {
+            "title": {"type": "text", "required": true},
+            "salary": {"type": "number"},
+            "assignee": {"type": "text"}
+        }
+    }));
+    objects.push(json!({
+        "name": "sec_board", "label": "Board", "sharingModel": "public_read",
+        "fields": {"title": {"type": "text"}}
+    }));
+    objects.push(json!({
+        "name": "sec_task", "label": "Task", "sharingModel": "public_read_write",
+        "fields": {"title": {"type": "text"}, "assignee": {"type": "text"}, "rank": {"type": "number"}}
+    }));
+    let sets = a["permissions"].as_array_mut().expect("permissions");
+    let crud =
+        json!({"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true});
+    sets.push(json!({
+        "name": "sec_contributor", "isDefault": false,
+        "objects": {"sec_note": crud, "sec_board": {"allowCreate": true, "allowRead": true, "allowEdit": true}, "sec_task": crud},
+        "fields": {"sec_note.salary": {"readable": false, "editable": false}},
+        "rowLevelSecurity": [
+            {"name": "own_tasks", "object": "sec_task", "operation": "select", "using": "assignee == current_user.email", "positions": ["sec_contributor"]},
+            {"name": "own_tasks_edit", "object": "sec_task", "operation": "update", "using": "assignee == current_user.email", "check": "assignee == current_user.email"},
+            {"name": "tasks_created_for_self", "object": "sec_task", "operation": "insert", "check": "assignee == current_user.email"}
+        ]
+    }));
+    sets.push(json!({
+        "name": "sec_auditor", "isDefault": false,
+        "objects": {"sec_note": {"allowRead": true, "viewAllRecords": true}, "sec_task": {"allowRead": true, "viewAllRecords": true}}
+    }));
+    sets.push(json!({
+        "name": "sec_everyone", "isDefault": true,
+        "objects": {"sec_board": {"allowRead": true}}
+    }));
+    a
+}
+
+struct Case {
+    who: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+    status: u16,
+    code: Option<&'static str>,
+    /// Every returned record has these fields.
+    shows: &'static [&'static str],
+    /// No returned record has these fields.
+    hides: &'static [&'static str],
+    /// The number of records a list returns.
+    count: Option<usize>,
+    /// Saves the created record's id under this name (`{name}` in later paths).
+    save: Option<&'static str>,
+}
+
+fn case(
+    who: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+    status: u16,
+) -> Case {
+    Case {
+        who,
+        method,
+        path,
+        body,
+        status,
+        code: None,
+        shows: &[],
+        hides: &[],
+        count: None,
+        save: None,
+    }
+}
+
+impl Case {
+    fn code(mut self, c: &'static str) -> Case {
+        self.code = Some(c);
+        self
+    }
+    fn shows(mut self, f: &'static [&'static str]) -> Case {
+        self.shows = f;
+        self
+    }
+    fn hides(mut self, f: &'static [&'static str]) -> Case {
+        self.hides = f;
+        self
+    }
+    fn count(mut self, n: usize) -> Case {
+        self.count = Some(n);
+        self
+    }
+    fn save(mut self, name: &'static str) -> Case {
+        self.save = Some(name);
+        self
+    }
+}
+
+const DENIED: &str = "PERMISSION_DENIED";
+
+fn cases() -> Vec<Case> {
+    use serde_json::json as j;
+    let report = |title: &str| j!({"title": title, "amount": 10, "category": "travel"});
+    vec![
+        // --- expense: object permissions and FLS of the fixture's sets ---
+        case(
+            "emp",
+            "POST",
+            "/api/v1/data/exp_report",
+            report("Taxi"),
+            201,
+        )
+        .save("r1"),
+        // Four seeded reports plus this one: public_read_write lets everyone with read see them all.
+        case("emp", "GET", "/api/v1/data/exp_report", Value::Null, 200)
+            .count(5)
+            .shows(&["title", "status", "approved_at"]),
+        case(
+            "emp",
+            "GET",
+            "/api/v1/data/exp_report/{r1}",
+            Value::Null,
+            200,
+        )
+        .shows(&["title"]),
+        case(
+            "emp",
+            "PATCH",
+            "/api/v1/data/exp_report/{r1}",
+            j!({"notes": "city tax"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "POST",
+            "/api/v1/data/exp_report",
+            j!({"title": "Back-dated", "amount": 10, "approved_at": "2026-11-01T10:00:00Z"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "POST",
+            "/api/v1/data/exp_report",
+            j!({"title": "Self-approved", "amount": 10, "status": "approved"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "DELETE",
+            "/api/v1/data/exp_report/{r1}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "GET",
+            "/api/v1/data/exp_ledger_entry",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "POST",
+            "/api/v1/data/exp_ledger_entry",
+            j!({"report": "{r1}", "amount": 1, "memo": "x"}),
+            403,
+        )
+        .code(DENIED),
+        case("nobody", "GET", "/api/v1/data/exp_report", Value::Null, 403).code(DENIED),
+        case(
+            "nobody",
+            "POST",
+            "/api/v1/data/exp_report",
+            report("No rights"),
+            403,
+        )
+        .code(DENIED),
+        case("mgr", "GET", "/api/v1/data/exp_report", Value::Null, 200).count(5),
+        case(
+            "mgr",
+            "GET",
+            "/api/v1/data/exp_ledger_entry",
+            Value::Null,
+            200,
+        )
+        .count(0),
+        case(
+            "mgr",
+            "POST",
+            "/api/v1/data/exp_report",
+            report("Manager's"),
+            201,
+        )
+        .save("r2"),
+        case(
+            "mgr",
+            "PATCH",
+            "/api/v1/data/exp_report/{r1}",
+            j!({"approved_at": "2026-11-01T10:00:00Z"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "mgr",
+            "DELETE",
+            "/api/v1/data/exp_report/{r2}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        // The afterUpdate hook books a ledger entry through ctx.api as the approver: a manager may not create
+        // ledger entries, so the approval fails and nothing is written; a director may.
+        case(
+            "mgr",
+            "PATCH",
+            "/api/v1/data/exp_report/{r1}",
+            j!({"status": "approved"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "mgr",
+            "GET",
+            "/api/v1/data/exp_report/{r1}",
+            Value::Null,
+            200,
+        )
+        .shows(&["status"]),
+        case(
+            "dir",
+            "PATCH",
+            "/api/v1/data/exp_report/{r2}",
+            j!({"notes": "checked"}),
+            200,
+        )
+        .shows(&["notes"]),
+        case(
+            "dir",
+            "GET",
+            "/api/v1/data/exp_ledger_entry",
+            Value::Null,
+            200,
+        )
+        .count(0),
+        case(
+            "dir",
+            "PATCH",
+            "/api/v1/data/exp_report/{r1}",
+            j!({"status": "approved"}),
+            200,
+        )
+        .shows(&["approved_at"]),
+        case(
+            "dir",
+            "GET",
+            "/api/v1/data/exp_ledger_entry",
+            Value::Null,
+            200,
+        )
+        .count(1),
+        case(
+            "dir",
+            "DELETE",
+            "/api/v1/data/exp_report/{r2}",
+            Value::Null,
+            200,
+        ),
+        case("admin", "GET", "/api/v1/data/exp_report", Value::Null, 200).count(5),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/exp_ledger_entry",
+            j!({"report": "{r1}", "amount": 1, "memo": "admin"}),
+            201,
+        ),
+        // --- private sharing: only one's own notes, FLS hides salary from contributors ---
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "Alice's", "assignee": "alice@example.com"}),
+            201,
+        )
+        .save("n1")
+        .hides(&["salary"]),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "Paid", "salary": 100}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "bob",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "Bob's"}),
+            201,
+        )
+        .save("n2"),
+        case("alice", "GET", "/api/v1/data/sec_note", Value::Null, 200)
+            .count(1)
+            .shows(&["title"])
+            .hides(&["salary"]),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note/{n2}",
+            Value::Null,
+            404,
+        ),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_note/{n2}",
+            j!({"title": "mine now"}),
+            404,
+        ),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_note/{n2}",
+            Value::Null,
+            404,
+        ),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_note/{n1}",
+            j!({"title": "Alice's (edited)"}),
+            200,
+        )
+        .hides(&["salary"]),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_note/{n1}",
+            j!({"salary": 5}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?filter=%7B%22salary%22%3A100%7D",
+            Value::Null,
+            400,
+        )
+        .code("INVALID_FIELD"),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?sort=salary",
+            Value::Null,
+            400,
+        )
+        .code("INVALID_FIELD"),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?select=title,salary",
+            Value::Null,
+            400,
+        )
+        .code("INVALID_FIELD"),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_note/query",
+            j!({"where": {"salary": {"$gt": 0}}}),
+            400,
+        )
+        .code("INVALID_FIELD"),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_note/query",
+            j!({"groupBy": ["salary"], "aggregations": [{"function": "count", "alias": "n"}]}),
+            400,
+        )
+        .code("INVALID_FIELD"),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?select=title",
+            Value::Null,
+            200,
+        )
+        .count(1),
+        case("aud", "GET", "/api/v1/data/sec_note", Value::Null, 200)
+            .count(2)
+            .shows(&["salary"]),
+        case(
+            "aud",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "Auditor's"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "aud",
+            "PATCH",
+            "/api/v1/data/sec_note/{n1}",
+            j!({"title": "x"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "admin",
+            "PATCH",
+            "/api/v1/data/sec_note/{n2}",
+            j!({"salary": 120}),
+            200,
+        )
+        .shows(&["salary"]),
+        case("bob", "GET", "/api/v1/data/sec_note/{n2}", Value::Null, 200).hides(&["salary"]),
+        case(
+            "bob",
+            "GET",
+            "/api/v1/data/sec_note?filter=%7B%22title%22%3A%22Bob%27s%22%7D",
+            Value::Null,
+            200,
+        )
+        .count(1),
+        // --- public_read: everyone reads (default set), only owners edit ---
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_board",
+            j!({"title": "Announcement"}),
+            201,
+        )
+        .save("b1"),
+        case("nobody", "GET", "/api/v1/data/sec_board", Value::Null, 200).count(1),
+        case(
+            "nobody",
+            "POST",
+            "/api/v1/data/sec_board",
+            j!({"title": "Graffiti"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "bob",
+            "GET",
+            "/api/v1/data/sec_board/{b1}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "bob",
+            "PATCH",
+            "/api/v1/data/sec_board/{b1}",
+            j!({"title": "Hijacked"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_board/{b1}",
+            j!({"title": "Announcement (v2)"}),
+            200,
+        ),
+        case("emp", "GET", "/api/v1/data/sec_task", Value::Null, 403).code(DENIED),
+        // --- RLS: contributors see and edit only tasks assigned to them; `check` on insert and update ---
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "t1", "assignee": "alice@example.com", "rank": 1}),
+            201,
+        )
+        .save("t1"),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "t2", "assignee": "alice@example.com", "rank": 2}),
+            201,
+        ),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "t3", "assignee": "alice@example.com", "rank": 3}),
+            201,
+        ),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "t4", "assignee": "bob@example.com", "rank": 4}),
+            201,
+        )
+        .save("t4"),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "t5", "assignee": "bob@example.com", "rank": 5}),
+            201,
+        ),
+        case("alice", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(3),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_task?top=2&sort=rank&count=true",
+            Value::Null,
+            200,
+        )
+        .count(2),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_task?top=2&skip=2&sort=rank",
+            Value::Null,
+            200,
+        )
+        .count(1),
+        case("bob", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(2),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_task/{t4}",
+            Value::Null,
+            404,
+        ),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_task/{t4}",
+            j!({"title": "stolen"}),
+            404,
+        ),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_task/{t1}",
+            j!({"title": "t1 done"}),
+            200,
+        ),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_task/{t1}",
+            j!({"assignee": "bob@example.com"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "for bob", "assignee": "bob@example.com"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_task",
+            j!({"title": "for me", "assignee": "alice@example.com"}),
+            201,
+        ),
+        case("aud", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
+        case("admin", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
+    ]
+}
+
+/// Signs in a user an administrator created and changes the initial password.
+async fn user(s: &Server, admin: &str, email: &str, positions: &[&str]) -> String {
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/admin/create-user",
+            json!({"email": email, "password": "Initial-123456", "name": email, "positions": positions}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in/email",
+            json!({"email": email, "password": "Initial-123456"}),
+            None,
+        )
+        .await;
+    let token = r.body["token"].as_str().expect("token").to_string();
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/change-password",
+            json!({"currentPassword": "Initial-123456", "newPassword": "Chosen-123456"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    token
+}
+
+async fn bind(s: &Server, admin: &str, position: &str, sets: &[&str]) {
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/admin/bind-permission-sets",
+            json!({"position": position, "permissionSets": sets}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// The records of a reply (a list's `records` or a single `record`).
+fn records(body: &Value) -> Vec<Value> {
+    match (&body["records"], &body["record"]) {
+        (Value::Array(rs), _) => rs.clone(),
+        (_, r @ Value::Object(_)) => vec![r.clone()],
+        _ => vec![],
+    }
+}
+
+async fn run_matrix(db: Db) {
+    let s = start_server_with(
+        db,
+        "security_matrix",
+        artifact(),
+        Default::default(),
+        |cfg| {
+            cfg.js_runtime = Some(crate::support::js_runtime());
+        },
+    )
+    .await;
+    let admin = s.sign_up("admin@example.com", "Passw0rd!Passw0rd").await;
+    for (position, set) in [
+        ("exp_employee", "exp_employee_access"),
+        ("exp_manager", "exp_manager_access"),
+        ("exp_director", "exp_director_access"),
+        ("sec_contributor", "sec_contributor"),
+        ("sec_auditor", "sec_auditor"),
+    ] {
+        bind(&s, &admin, position, &[set]).await;
+    }
+    // Binding an unknown set is refused, naming it.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/admin/bind-permission-sets",
+            json!({"position": "x", "permissionSets": ["no_such_set"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "INVALID_FIELD"), "{:?}", r.body);
+    let mut tokens: HashMap<&str, String> = HashMap::new();
+    tokens.insert("admin", admin.clone());
+    for (who, email, positions) in [
+        ("emp", "emp@example.com", &["exp_employee"][..]),
+        ("mgr", "mgr@example.com", &["exp_manager"][..]),
+        ("dir", "dir@example.com", &["exp_director"][..]),
+        ("alice", "alice@example.com", &["sec_contributor"][..]),
+        ("bob", "bob@example.com", &["sec_contributor"][..]),
+        ("aud", "aud@example.com", &["sec_auditor"][..]),
+        ("nobody", "nobody@example.com", &[][..]),
+    ] {
+        tokens.insert(who, user(&s, &admin, email, positions).await);
+    }
+    let mut saved: HashMap<&str, String> = HashMap::new();
+    let all = cases();
+    assert!(all.len() >= 60, "{} cases", all.len());
+    for (i, c) in all.iter().enumerate() {
+        let mut path = c.path.to_string();
+        let mut body = c.body.to_string();
+        for (name, id) in &saved {
+            path = path.replace(&format!("{{{name}}}"), id);
+            body = body.replace(&format!("{{{name}}}"), id);
+        }
+        let body: Value = serde_json::from_str(&body).expect("body");
+        let r = s.call(c.method, &path, body, Some(&tokens[c.who])).await;
+        let what = format!(
+            "case {i}: {} {} {path} → {} {}",
+            c.who, c.method, r.status, r.body
+        );
+        assert_eq!(r.status, c.status, "{what}");
+        if let Some(code) = c.code {
+            assert_eq!(r.code(), code, "{what}");
+        }
+        let rs = records(&r.body);
+        if let Some(n) = c.count {
+            assert_eq!(rs.len(), n, "{what}");
+        }
+        for rec in &rs {
+            for f in c.shows {
+                assert!(rec.get(*f).is_some(), "{what}: {f} missing");
+            }
+            for f in c.hides {
+                assert!(rec.get(*f).is_none(), "{what}: {f} shown");
+            }
+        }
+        if let Some(name) = c.save {
+            let id = r.body["id"].as_str().expect("created id").to_string();
+            saved.insert(name, id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn permission_matrix_sqlite() {
+    run_matrix(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn permission_matrix_postgres() {
+    run_matrix(Db::Postgres).await;
+}
