@@ -1,5 +1,6 @@
 //! Data engine CRUD path on both drivers, each next to a bare-sqlx baseline doing the same SQL work in the same run:
-//! insert one record, list 20 with a filter and a sort, get by id.
+//! insert one record, list 20 with a filter and a sort, get by id. Then row-level security: list-20 with an RLS
+//! policy vs without, same kernel and table.
 //!
 //! Run: `cargo bench --bench data` (PostgreSQL on 127.0.0.1:5432, trust auth, database `test`).
 
@@ -272,6 +273,95 @@ mod baseline {
     }
 }
 
+/// Row-level security's cost: the same list-20 for a reader whose permission set carries the RLS policy
+/// `assignee == current_user.email` (lowered into the WHERE clause, an index on `assignee`) and for a reader
+/// whose set has no policy, on one kernel and one table.
+fn rls_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str) {
+    let artifact = Artifact::from_value(json!({
+        "objects": [{"name": "b_task", "sharingModel": "public_read_write",
+            "fields": {"title": {"type": "text"}, "assignee": {"type": "text"}, "rank": {"type": "number"}},
+            "indexes": [{"fields": ["assignee"]}]}],
+        "permissions": [
+            {"name": "open_reader", "objects": {"b_task": {"allowRead": true}}},
+            {"name": "rls_reader", "objects": {"b_task": {"allowRead": true}},
+             "rowLevelSecurity": [{"name": "own", "object": "b_task", "operation": "select", "using": "assignee == current_user.email"}]}
+        ]
+    }))
+    .expect("valid");
+    let cfg = RuntimeConfig {
+        database_url: url.to_string(),
+        seed_environment: SeedEnvironment::Test,
+        max_connections: 4,
+        ..RuntimeConfig::default()
+    };
+    let reader = |position: &str| Principal {
+        positions: vec![position.to_string()],
+        email: Some("user3@example.com".into()),
+        ..Principal::user("reader", Some("bench_org"))
+    };
+    let (open, rls) = (reader("open"), reader("rls"));
+    let k = rt.block_on(async {
+        let (k, _) = Kernel::boot(artifact, &cfg).await.expect("boot");
+        for (position, set) in [("open", "open_reader"), ("rls", "rls_reader")] {
+            k.bind_permission_sets(&Principal::system(), position, &[set.to_string()])
+                .await
+                .expect("bind");
+        }
+        let admin = Principal {
+            positions: vec!["platform_admin".into()],
+            ..Principal::user("seeder", Some("bench_org"))
+        };
+        let records: Vec<_> = (0..ROWS)
+            .map(|i| json!({"title": format!("t{i}"), "assignee": format!("user{}@example.com", i % 10), "rank": i}).as_object().cloned().expect("object"))
+            .collect();
+        for chunk in records.chunks(500) {
+            k.execute(&admin, DataOp::CreateMany { object: "b_task".into(), records: chunk.to_vec() })
+                .await
+                .expect("seed");
+        }
+        k
+    });
+    let q = k
+        .parse_query(
+            &open,
+            "b_task",
+            &json!({"orderBy": [{"field": "rank", "order": "desc"}], "limit": 20}),
+        )
+        .expect("query");
+    // The same rows as the policy selects, asked for by the caller itself: the policy's own overhead.
+    let explicit = k
+        .parse_query(&open, "b_task", &json!({"where": {"assignee": "user3@example.com"}, "orderBy": [{"field": "rank", "order": "desc"}], "limit": 20}))
+        .expect("query");
+    let mut g = c.benchmark_group("rls/sqlite");
+    for (name, who, query) in [
+        ("list-20 without RLS", &open, &q),
+        (
+            "list-20 same filter written by the caller",
+            &open,
+            &explicit,
+        ),
+        ("list-20 with RLS policy", &rls, &q),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(rt).iter(|| async {
+                let r = k
+                    .execute(
+                        who,
+                        DataOp::Find {
+                            object: "b_task".into(),
+                            query: query.clone(),
+                        },
+                    )
+                    .await
+                    .expect("list");
+                assert!(matches!(&r, OpResult::List { records, .. } if records.len() == 20));
+                r
+            })
+        });
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -287,6 +377,11 @@ fn benches(c: &mut Criterion) {
     engine_benches(c, &rt, "sqlite", &k);
     baseline::sqlite(c, &rt, &sqlite_url, &id);
     drop(k);
+    rls_benches(
+        c,
+        &rt,
+        &format!("sqlite://{}", dir.join("rls.db").display()),
+    );
 
     let schema = "bench_data";
     let base = "postgres://postgres@127.0.0.1:5432/test";

@@ -1,5 +1,5 @@
-//! The audit log: every create, update and delete (REST, batch, actions, hooks' data calls, cascades)
-//! writes one `sys_audit_log` row in the SAME transaction as the change, so a rolled-back write leaves no
+//! The audit log: every create, update and delete of the artifact's records (REST, batch, actions, hooks'
+//! data calls, cascades) writes one `sys_audit_log` row in the SAME transaction as the change, so a rolled-back write leaves no
 //! row and a committed one always has its row. Platform administrators read it through the normal data API
 //! (scoped to their organization); no API writes, updates or deletes it (append-only).
 
@@ -66,7 +66,8 @@ pub async fn record(
     old: Option<&Record>,
     new: Option<&Record>,
 ) -> Result<(), DataError> {
-    if schema.name == AUDIT_LOG {
+    // The runtime's own bookkeeping (users, sessions, keys, bindings) is not business data.
+    if schema.internal {
         return Ok(());
     }
     let log = catalog

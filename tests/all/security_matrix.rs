@@ -27,6 +27,11 @@ fn artifact() -> Value {
         "name": "sec_task", "label": "Task", "sharingModel": "public_read_write",
         "fields": {"title": {"type": "text"}, "assignee": {"type": "text"}, "rank": {"type": "number"}}
     }));
+    // The fixture's escalate action, once more, declaring that it runs as the system.
+    let mut elevated = a["actions"][0].clone();
+    elevated["name"] = json!("exp_escalate_system");
+    elevated["runAs"] = json!("system");
+    a["actions"].as_array_mut().expect("actions").push(elevated);
     let sets = a["permissions"].as_array_mut().expect("permissions");
     let crud =
         json!({"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true});
@@ -293,6 +298,38 @@ fn cases() -> Vec<Case> {
             "/api/v1/data/exp_ledger_entry",
             j!({"report": "{r1}", "amount": 1, "memo": "admin"}),
             201,
+        ),
+        // An action acts as its caller: the employee may not edit reports, so escalating through the action is
+        // refused; the same body declaring runAs: system may (and is audited as such).
+        case(
+            "emp",
+            "POST",
+            "/api/v1/data/exp_report",
+            report("Escalate me"),
+            201,
+        )
+        .save("r3"),
+        case(
+            "emp",
+            "POST",
+            "/api/v1/actions/exp_report/exp_escalate/{r3}",
+            j!({}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "emp",
+            "GET",
+            "/api/v1/data/exp_report/{r3}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "emp",
+            "POST",
+            "/api/v1/actions/exp_report/exp_escalate_system/{r3}",
+            j!({}),
+            200,
         ),
         // --- private sharing: only one's own notes, FLS hides salary from contributors ---
         case(
@@ -706,7 +743,9 @@ async fn run_matrix(db: Db) {
         );
         assert_eq!(r.status, c.status, "{what}");
         if let Some(code) = c.code {
-            assert_eq!(r.code(), code, "{what}");
+            // Data routes answer `{code}`, action routes `{success: false, error: {code}}`.
+            let got = r.body["error"]["code"].as_str().unwrap_or(r.code());
+            assert_eq!(got, code, "{what}");
         }
         let rs = records(&r.body);
         if let Some(n) = c.count {
@@ -725,6 +764,62 @@ async fn run_matrix(db: Db) {
             saved.insert(name, id);
         }
     }
+    // The audit log holds one row per committed change of the organization's records: every successful
+    // write above, plus the ledger entry the director's approval booked through its hook; refused writes
+    // (the manager's approval, whose hook was denied, included) left none.
+    let writes = all
+        .iter()
+        .filter(|c| c.method != "GET" && !c.path.ends_with("/query") && c.status < 300)
+        .count();
+    let r = s
+        .call(
+            "GET",
+            "/api/v1/data/sys_audit_log?top=500&count=true",
+            Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let log = records(&r.body);
+    assert_eq!(log.len(), writes + 1, "{log:#?}");
+    let r1 = &saved["r1"];
+    let of_r1: Vec<&str> = log
+        .iter()
+        .filter(|row| row["record_id"] == json!(r1))
+        .map(|row| row["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(of_r1, ["create", "update"], "{log:#?}");
+    assert!(
+        log.iter().any(|row| row["actor"] == "platform_admin"),
+        "admin writes are audited as such"
+    );
+    let elevated: Vec<&Value> = log
+        .iter()
+        .filter(|row| row["actor"] == "system_on_behalf_of_user")
+        .collect();
+    assert_eq!(elevated.len(), 1, "{log:#?}");
+    assert_eq!(elevated[0]["record_id"], json!(saved["r3"]));
+    assert_eq!(elevated[0]["new_value"]["status"], "pending_director");
+    assert!(elevated[0]["user_id"].is_string());
+    // Only administrators read it, and nobody writes it.
+    let r = s
+        .call(
+            "GET",
+            "/api/v1/data/sys_audit_log",
+            Value::Null,
+            Some(&tokens["emp"]),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/sys_audit_log",
+            json!({"action": "create", "object_name": "x", "record_id": "y"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, DENIED), "{:?}", r.body);
 }
 
 #[tokio::test]

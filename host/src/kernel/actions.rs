@@ -347,12 +347,13 @@ impl Kernel {
             Body::Wasm { component, limits } => {
                 let (caller, text) = (caller_of(principal), input.to_string());
                 let sandbox = self.sandbox_ref()?;
+                let mut cx = WriteCx::default();
                 let out = self
-                    .serve_guest(None, principal, &mut WriteCx::default(), |bridge| {
+                    .serve_guest(None, principal, &mut cx, |bridge| {
                         sandbox.call_function(component, limits, &caller, &text, Some(bridge))
                     })
                     .await
-                    .map_err(DataError::Sandbox)?;
+                    .map_err(|e| cx.failure(DataError::Sandbox(e)))?;
                 serde_json::from_str(&out).map_err(|e| {
                     DataError::Sandbox(SandboxError::Trapped {
                         body: name.to_string(),
@@ -388,8 +389,9 @@ impl Kernel {
             } => {
                 let (caller, text) = (caller_of(principal), input.to_string());
                 let sandbox = self.sandbox_ref()?;
+                let mut cx = WriteCx::default();
                 let out = self
-                    .serve_guest(None, principal, &mut WriteCx::default(), |bridge| {
+                    .serve_guest(None, principal, &mut cx, |bridge| {
                         sandbox.call_script(
                             runtime,
                             name,
@@ -403,7 +405,7 @@ impl Kernel {
                         )
                     })
                     .await
-                    .map_err(DataError::Sandbox)?;
+                    .map_err(|e| cx.failure(DataError::Sandbox(e)))?;
                 Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
             }
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {

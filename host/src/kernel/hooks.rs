@@ -270,13 +270,13 @@ impl WriteCx {
         }
     }
 
-    /// The failure of a hook, or the permission refusal that caused it.
-    fn failure(&mut self, e: DataError) -> DataError {
+    /// The failure of a body, or the permission refusal that caused it.
+    pub(crate) fn failure(&mut self, e: DataError) -> DataError {
         match self.denied.take() {
             Some((object, field, message)) => DataError::PermissionDenied {
                 object,
                 field,
-                message: format!("a hook's write was refused: {message}"),
+                message: format!("a write made by the body was refused: {message}"),
             },
             None => e,
         }
@@ -419,11 +419,24 @@ impl Kernel {
                     }
                 }
             }
+            // A guest running as the user sees the stored record as the user may (unreadable fields masked).
+            let previous = ev.previous.map(|p| {
+                let mut p = p.clone();
+                if !hook.run_as_system
+                    && let Some(schema) = self.catalog.object(ev.object)
+                {
+                    let access = self.permissions.access(principal, schema);
+                    if !access.bypass {
+                        p.retain(|k, _| !access.unreadable.contains(k));
+                    }
+                }
+                Value::Object(p).to_string()
+            });
             let event = HookEvent {
                 object: ev.object.to_string(),
                 event: ev.event.to_string(),
                 input: input.to_string(),
-                previous: ev.previous.map(|p| Value::Object(p.clone()).to_string()),
+                previous,
                 record_id: ev.record_id.map(str::to_string),
                 caller: caller_of(&acting_as(principal, hook.run_as_system)),
             };

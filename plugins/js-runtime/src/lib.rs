@@ -189,6 +189,9 @@ fn prepare(sources: &[String]) -> u32 {
     }
     let compiled = bodies.len() as u32;
     PREPARED.with(|p| *p.borrow_mut() = Some(Prepared { context, bodies }));
+    // Collect now, so that the snapshot holds only live objects and a call does not start with the
+    // allocation counter near the collector's threshold (a full collection per call otherwise).
+    boa_engine::gc::force_collect();
     compiled
 }
 
