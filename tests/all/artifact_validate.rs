@@ -211,6 +211,22 @@ fn broken_artifacts_name_their_paths() {
             "permissions[0].fields.t_item.nope: \"t_item.nope\" is not an existing <object>.<field>",
         ),
         (
+            "formula whose CEL does not parse",
+            Box::new(
+                |a| item(a)["fields"]["twice"] = json!({"type": "formula", "expression": {"dialect": "cel", "source": "record.qty * "}}),
+            ),
+            "objects[1].fields.twice.expression: cannot parse CEL `record.qty * `",
+        ),
+        (
+            "rule condition nested too deep",
+            Box::new(|a| {
+                let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
+                item(a)["validations"] =
+                    json!([{"name": "deep", "type": "script", "condition": deep}])
+            }),
+            "objects[1].validations[0].condition: the expression nests",
+        ),
+        (
             "bad autonumber format",
             Box::new(|a| item(a)["fields"]["code"]["autonumberFormat"] = json!("IT-{0000")),
             "objects[1].fields.code.autonumberFormat: unclosed '{' in autonumber format \"IT-{0000\"",

@@ -32,6 +32,11 @@ fn artifact() -> Value {
     elevated["name"] = json!("exp_escalate_system");
     elevated["runAs"] = json!("system");
     a["actions"].as_array_mut().expect("actions").push(elevated);
+    a["hooks"].as_array_mut().expect("hooks").push(json!({
+        "name": "sec_board_bonus", "object": "sec_board", "events": ["afterInsert"], "onError": "abort",
+        "body": {"language": "js", "capabilities": ["api.write"],
+                 "source": "if (String(ctx.input.title).startsWith('Pay')) { await ctx.api.object('sec_note').insert({title: 'bonus', salary: 100}); }"}
+    }));
     let sets = a["permissions"].as_array_mut().expect("permissions");
     let crud =
         json!({"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true});
@@ -522,6 +527,16 @@ fn cases() -> Vec<Case> {
             j!({"title": "Announcement (v2)"}),
             200,
         ),
+        // A hook running as alice writes a field she may not edit (a note's salary): the write is refused.
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_board",
+            j!({"title": "Pay day"}),
+            403,
+        )
+        .code(DENIED),
+        case("nobody", "GET", "/api/v1/data/sec_board", Value::Null, 200).count(1),
         case("emp", "GET", "/api/v1/data/sec_task", Value::Null, 403).code(DENIED),
         // --- RLS: contributors see and edit only tasks assigned to them; `check` on insert and update ---
         case(
@@ -625,6 +640,23 @@ fn cases() -> Vec<Case> {
         ),
         case("aud", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
         case("admin", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
+        // The same hook for an administrator writes the note.
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_board",
+            j!({"title": "Pay day"}),
+            201,
+        ),
+        case(
+            "aud",
+            "GET",
+            "/api/v1/data/sec_note?filter=%7B%22title%22%3A%22bonus%22%7D",
+            Value::Null,
+            200,
+        )
+        .count(1)
+        .shows(&["salary"]),
     ]
 }
 
@@ -765,7 +797,8 @@ async fn run_matrix(db: Db) {
         }
     }
     // The audit log holds one row per committed change of the organization's records: every successful
-    // write above, plus the ledger entry the director's approval booked through its hook; refused writes
+    // write above, plus the ledger entry the director's approval booked through its hook and the note the
+    // administrator's board post created through its hook; refused writes
     // (the manager's approval, whose hook was denied, included) left none.
     let writes = all
         .iter()
@@ -781,7 +814,7 @@ async fn run_matrix(db: Db) {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let log = records(&r.body);
-    assert_eq!(log.len(), writes + 1, "{log:#?}");
+    assert_eq!(log.len(), writes + 2, "{log:#?}");
     let r1 = &saved["r1"];
     let of_r1: Vec<&str> = log
         .iter()

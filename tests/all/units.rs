@@ -111,3 +111,29 @@ fn identifiers_and_names() {
         assert_eq!(FieldType::parse(t.as_str()), Some(*t));
     }
 }
+
+/// CEL text is bounded before the parser sees it (the parser recurses deeply per bracket and a stack overflow
+/// cannot be caught); inputs that make the parser panic become errors.
+#[test]
+fn cel_nesting_is_bounded_and_parser_failures_are_errors() {
+    let at_limit = format!(
+        "{}1 + 1{} == 2",
+        "(".repeat(objectos_host::expr::MAX_BRACKET_DEPTH),
+        ")".repeat(objectos_host::expr::MAX_BRACKET_DEPTH)
+    );
+    let now = Utc::now();
+    assert_eq!(
+        objectos_host::expr::evaluate_constant(&at_limit, now),
+        Ok(json!(true))
+    );
+    let too_deep = format!("{}true{}", "(".repeat(200), ")".repeat(200));
+    let e = objectos_host::expr::compile(&too_deep).expect_err("refused");
+    assert!(e.contains("nests 200 levels"), "{e}");
+    let e = objectos_host::expr::compile(&format!("{}true", "!".repeat(100))).expect_err("refused");
+    assert!(e.contains("nests"), "{e}");
+    // Brackets inside strings do not count.
+    assert!(objectos_host::expr::compile("'((((((((((((((((' == ''").is_ok());
+    for broken in ["record.qty * ", "a ? b", "((", "has(", "[1, 2"] {
+        assert!(objectos_host::expr::compile(broken).is_err(), "{broken}");
+    }
+}

@@ -612,6 +612,11 @@ fn check_field(
                 "a formula field needs a CEL expression",
             ),
         }
+        check_cel(
+            report,
+            format!("{path}.expression"),
+            field.expression.as_ref(),
+        );
         if let Some(rt) = &field.return_type
             && ![
                 "number", "text", "boolean", "date", "datetime", "currency", "percent",
@@ -802,6 +807,9 @@ fn check_validation_rule(
     }
     let field_of =
         |key: &str| -> Option<String> { rule.get(key).and_then(Value::as_str).map(str::to_string) };
+    for key in ["condition", "when"] {
+        check_cel(report, format!("{path}.{key}"), rule.get(key));
+    }
     match kind {
         "script" | "cross_field" if !is_expression(rule.get("condition")) => {
             report.error(
@@ -893,6 +901,20 @@ fn check_validation_rule(
                 );
             }
         }
+    }
+}
+
+/// Reports a CEL expression (a string or `{dialect, source}`) that does not parse or nests too deep.
+fn check_cel(report: &mut ValidationReport, path: String, v: Option<&Value>) {
+    let source = match v {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(e @ Value::Object(_)) => crate::expr::expression_source(e),
+        _ => None,
+    };
+    if let Some(source) = source
+        && let Err(e) = crate::expr::compile(source)
+    {
+        report.error(path, e);
     }
 }
 

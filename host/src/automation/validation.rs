@@ -233,7 +233,9 @@ impl Rules {
         };
         let now = chrono::Utc::now();
         let previous_value = previous.map(|p| Value::Object(p.clone()));
-        let mut roots: Vec<(&str, &Value)> = vec![("user", user), ("current_user", user)];
+        let os = json!({"org": {"id": user.get("organizationId").cloned().unwrap_or(Value::Null)}});
+        let mut roots: Vec<(&str, &Value)> =
+            vec![("user", user), ("current_user", user), ("os", &os)];
         if let Some(p) = &previous_value {
             roots.push(("previous", p));
         }

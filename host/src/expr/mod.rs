@@ -242,8 +242,7 @@ pub fn evaluate_constant(source: &str, now: DateTime<Utc>) -> Result<Value, Stri
             "expression is longer than {MAX_EXPRESSION_LEN} characters"
         ));
     }
-    let program =
-        Program::compile(source).map_err(|e| format!("cannot parse CEL `{source}`: {e}"))?;
+    let program = parse_program(source)?;
     let ctx = clock_context(now);
     let value = program
         .execute(&ctx)
@@ -317,9 +316,91 @@ pub fn compile(source: &str) -> Result<Compiled, String> {
             "expression is longer than {MAX_EXPRESSION_LEN} characters"
         ));
     }
-    Program::compile(source)
-        .map(|program| Compiled { program })
-        .map_err(|e| format!("cannot parse CEL `{source}`: {e}"))
+    check_depth(&parse_ast(source)?)?;
+    Ok(Compiled {
+        program: parse_program(source)?,
+    })
+}
+
+/// The CEL parser (antlr4rust) panics on some malformed inputs instead of failing; artifact text must never
+/// take the process down, so a panic is turned into a parse error.
+fn guarded<T>(source: &str, parse: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).unwrap_or_else(|_| {
+        Err(format!(
+            "cannot parse CEL `{source}`: the parser gave up on this input"
+        ))
+    })
+}
+
+fn parse_program(source: &str) -> Result<Program, String> {
+    check_size(source)?;
+    guarded(source, || {
+        Program::compile(source).map_err(|e| format!("cannot parse CEL `{source}`: {e}"))
+    })
+}
+
+/// Nesting the parser is allowed to see: it recurses about ten rules deep per bracket, and a stack overflow
+/// cannot be caught, so deeper text is refused before it is parsed.
+pub const MAX_BRACKET_DEPTH: usize = 12;
+
+/// The deepest nesting of brackets and prefix operators in `source`, outside string literals.
+fn bracket_depth(source: &str) -> usize {
+    let (mut depth, mut max, mut prefix_run) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in source.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prefix_run = if matches!(c, '!' | '-') {
+            prefix_run + 1
+        } else if c.is_whitespace() {
+            prefix_run
+        } else {
+            0
+        };
+        max = max.max(depth + prefix_run);
+    }
+    max
+}
+
+/// Refuses text too long or too deeply nested to be handed to the parser.
+fn check_size(source: &str) -> Result<(), String> {
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(format!(
+            "expression is longer than {MAX_EXPRESSION_LEN} characters"
+        ));
+    }
+    let depth = bracket_depth(source);
+    if depth > MAX_BRACKET_DEPTH {
+        return Err(format!(
+            "the expression nests {depth} levels deep; at most {MAX_BRACKET_DEPTH} are allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// The syntax tree of an expression (RLS lowering, the nesting bound).
+pub fn parse_ast(source: &str) -> Result<cel_parser::Expression, String> {
+    check_size(source)?;
+    guarded(source, || {
+        cel_parser::Parser::default()
+            .parse(source)
+            .map_err(|e| format!("cannot parse CEL `{source}`: {e}"))
+    })
 }
 
 fn to_cel(v: &Value) -> CelValue {

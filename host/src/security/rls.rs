@@ -6,9 +6,9 @@
 use crate::data::catalog::ObjectSchema;
 use crate::data::filter::{Condition, Filter, Op, Operand};
 use crate::kernel::Principal;
+use cel_parser::Expression;
 use cel_parser::ast::{CallExpr, Expr, operators};
 use cel_parser::reference::Val;
-use cel_parser::{Expression, Parser};
 use serde_json::Value;
 
 /// A lowered predicate. Comparisons are `field <op> operand`, with the field on the left.
@@ -72,12 +72,7 @@ impl CurrentUser {
 
 /// Lowers a policy expression for `schema`. The error says what could not be lowered.
 pub fn lower(source: &str, schema: &ObjectSchema) -> Result<RowPredicate, String> {
-    if source.len() > crate::expr::MAX_EXPRESSION_LEN {
-        return Err("the expression is too long".into());
-    }
-    let ast = Parser::default()
-        .parse(source)
-        .map_err(|e| format!("cannot parse CEL: {e}"))?;
+    let ast = crate::expr::parse_ast(source)?;
     crate::expr::check_depth(&ast)?;
     lower_expr(&ast, schema)
 }
