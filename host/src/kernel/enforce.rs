@@ -293,3 +293,64 @@ impl Kernel {
         Ok(unique.into_iter().collect())
     }
 }
+
+impl Kernel {
+    /// `sharingModel: controlled_by_parent`: a child record is written only by a caller who may edit its
+    /// master record (the real server's rule), whatever the child's own object permissions say.
+    pub(crate) async fn check_master_writable(
+        &self,
+        tx: &mut dyn crate::data::driver::Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        verb: &str,
+        record: &Record,
+    ) -> Result<(), DataError> {
+        if principal.is_system
+            || principal.is_platform_admin()
+            || schema.sharing_model.as_deref() != Some("controlled_by_parent")
+        {
+            return Ok(());
+        }
+        let Some(field) = schema
+            .fields
+            .iter()
+            .find(|f| f.ftype == crate::artifact::fields::FieldType::MasterDetail)
+        else {
+            return Ok(());
+        };
+        let (Some(master), Some(Value::String(master_id))) = (
+            field
+                .reference
+                .as_deref()
+                .and_then(|r| self.catalog.object(r)),
+            record.get(&field.name),
+        ) else {
+            return Ok(());
+        };
+        let denied = |why: &str| DataError::PermissionDenied {
+            object: schema.name.clone(),
+            field: Some(field.name.clone()),
+            message: format!(
+                "[Security] Access denied: {verb} on '{}' requires edit access to its master record ({why} on master '{}')",
+                schema.name, master.name
+            ),
+        };
+        if !self
+            .permissions
+            .access(principal, master)
+            .allows(Operation::Edit)
+        {
+            return Err(denied("no edit permission"));
+        }
+        match self
+            .check_row_writable(tx, principal, master, master_id, Operation::Edit)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(DataError::PermissionDenied { .. }) => {
+                Err(denied("the master record is not writable"))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

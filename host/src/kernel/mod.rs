@@ -959,6 +959,8 @@ impl Kernel {
             })
             .collect();
         check_rls(&access, schema, Operation::Create, &full)?;
+        self.check_master_writable(tx, principal, schema, "insert", &full)
+            .await?;
         tx.insert(schema, values).await?;
         crate::audit::record(
             tx,
@@ -1113,6 +1115,10 @@ impl Kernel {
         let mut candidate = existing.clone();
         candidate.extend(changes.clone());
         check_rls(&access, schema, Operation::Edit, &candidate)?;
+        self.check_master_writable(tx, principal, schema, "update", &existing)
+            .await?;
+        self.check_master_writable(tx, principal, schema, "update", &candidate)
+            .await?;
         self.rules.check(
             schema,
             crate::automation::validation::Event::Update,
@@ -1291,6 +1297,11 @@ impl Kernel {
         cx: &mut WriteCx,
     ) -> Result<(), DataError> {
         self.access(principal, schema, Operation::Delete)?;
+        if schema.sharing_model.as_deref() == Some("controlled_by_parent") {
+            let existing = self.load(tx, Some(principal), schema, id).await?;
+            self.check_master_writable(tx, principal, schema, "delete", &existing)
+                .await?;
+        }
         self.check_row_writable(tx, principal, schema, id, Operation::Delete)
             .await?;
         let before = self.hooks.listens(&schema.name, "beforeDelete");
