@@ -26,6 +26,8 @@ fn artifact() -> Value {
                 "ends": {"type": "date", "label": "Ends"},
                 "priority": {"type": "number", "defaultValue": 3},
                 "due": {"type": "date", "defaultValue": {"dialect": "cel", "source": "daysFromNow(7)"}},
+                "commission": {"type": "number", "defaultValue": {"dialect": "cel", "source": "record.amount * 0.1"}},
+                "creator": {"type": "text", "defaultValue": {"dialect": "cel", "source": "current_user.id"}},
                 "net": {"type": "formula", "returnType": "number",
                         "expression": {"dialect": "cel", "source": "(record.amount == null ? 0 : record.amount) - coalesce(record.discount, 0)"}},
                 "shout": {"type": "formula", "returnType": "text",
@@ -112,6 +114,8 @@ async fn scenario(db: Db) {
     let id = o["id"].as_str().expect("id").to_string();
     assert_eq!(o["status"], "draft");
     assert_eq!(o["priority"], json!(3));
+    assert_eq!(o["commission"], json!(10));
+    assert_eq!(o["creator"], "user_alice");
     assert_eq!(o["code"], "ORD-0001");
     assert_eq!(o["net"], json!(90));
     assert_eq!(o["shout"], "WIDGET ABC-123");

@@ -137,3 +137,50 @@ fn cel_nesting_is_bounded_and_parser_failures_are_errors() {
         assert!(objectos_host::expr::compile(broken).is_err(), "{broken}");
     }
 }
+
+/// Arithmetic over record values works whether a number happens to be whole (JSON has one number type);
+/// strings, lists and timestamps are left alone; the stdlib functions answer as the protocol says.
+#[test]
+fn cel_arithmetic_and_stdlib() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    let record: Map<String, Value> =
+        json!({"amount": 100, "rate": 0.5, "title": "  Hi ", "tags": [], "due": "2026-12-01"})
+            .as_object()
+            .cloned()
+            .unwrap();
+    let eval = |src: &str| {
+        objectos_host::expr::compile(src)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+            .evaluate_in(&record, &[], now)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+    };
+    assert_eq!(eval("record.amount * 0.1"), json!(10));
+    assert_eq!(eval("record.amount * record.rate"), json!(50));
+    assert_eq!(eval("7 / 2"), json!(3.5));
+    assert_eq!(eval("'a' + 'b'"), json!("ab"));
+    assert_eq!(eval("[1] + [2]"), json!([1, 2]));
+    assert_eq!(
+        eval("isBlank(record.tags) && isEmpty(record.tags) && !isBlank(record.title)"),
+        json!(true)
+    );
+    assert_eq!(eval("trim(record.title) + '!'"), json!("Hi!"));
+    assert_eq!(eval("coalesce(null, record.amount)"), json!(100));
+    assert_eq!(eval("len(trim(record.title))"), json!(2));
+    assert_eq!(eval("round(2.345, 2)"), json!(2.35));
+    assert_eq!(eval("abs(-3) + floor(1.7) + ceil(1.2)"), json!(6));
+    assert_eq!(eval("min(3, 1, 2)"), json!(1));
+    assert_eq!(eval("daysBetween(today(), record.due)"), json!(9));
+    assert_eq!(
+        eval("addDays(date('2026-01-30'), 3)"),
+        json!("2026-02-02T00:00:00.000Z")
+    );
+    assert_eq!(
+        eval("addMonths(date('2026-01-31'), 1)"),
+        json!("2026-02-28T00:00:00.000Z")
+    );
+    assert_eq!(eval("joinNonEmpty(', ', ['a', '', 'b'])"), json!("a, b"));
+    assert_eq!(
+        eval("contains(record.title, 'Hi') && startsWith('abc', 'a') && endsWith('abc', 'c')"),
+        json!(true)
+    );
+}

@@ -4,7 +4,7 @@
 //! record-scoped ones (formulas, validation rules, action conditions) share one stdlib. Row-level security
 //! does not evaluate here: its policies are lowered to SQL (`security::rls`).
 
-use cel_interpreter::{Context, ExecutionError, Program, Value as CelValue};
+use cel_interpreter::{Context, ExecutionError, Value as CelValue};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
 
@@ -129,6 +129,16 @@ fn add_stdlib(ctx: &mut Context<'static>) {
             )),
         }
     }
+    ctx.add_function(
+        AS_NUMBER,
+        |v: CelValue| -> Result<CelValue, ExecutionError> {
+            Ok(match v {
+                CelValue::Int(i) => CelValue::Float(i as f64),
+                CelValue::UInt(u) => CelValue::Float(u as f64),
+                other => other,
+            })
+        },
+    );
     ctx.add_function("isBlank", |v: CelValue| blank(&v));
     ctx.add_function("isEmpty", |v: CelValue| blank(&v));
     ctx.add_function(
@@ -242,10 +252,9 @@ pub fn evaluate_constant(source: &str, now: DateTime<Utc>) -> Result<Value, Stri
             "expression is longer than {MAX_EXPRESSION_LEN} characters"
         ));
     }
-    let program = parse_program(source)?;
+    let compiled = compile(source)?;
     let ctx = clock_context(now);
-    let value = program
-        .execute(&ctx)
+    let value = CelValue::resolve(&compiled.ast, &ctx)
         .map_err(|e| format!("cannot evaluate CEL `{source}`: {e}"))?;
     to_json(&value)
 }
@@ -301,7 +310,8 @@ fn to_json(v: &CelValue) -> Result<Value, String> {
 
 /// A compiled record-scoped expression (a formula field).
 pub struct Compiled {
-    program: Program,
+    /// The syntax tree, arithmetic made numeric-tolerant (see [`numeric_arithmetic`]).
+    ast: cel_parser::Expression,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -316,10 +326,79 @@ pub fn compile(source: &str) -> Result<Compiled, String> {
             "expression is longer than {MAX_EXPRESSION_LEN} characters"
         ));
     }
-    check_depth(&parse_ast(source)?)?;
-    Ok(Compiled {
-        program: parse_program(source)?,
-    })
+    let mut ast = parse_ast(source)?;
+    check_depth(&ast)?;
+    numeric_arithmetic(&mut ast);
+    Ok(Compiled { ast })
+}
+
+/// The function the arithmetic operands are wrapped in: ints become doubles, anything else passes.
+const AS_NUMBER: &str = "__objectos_number";
+
+/// Record values are JSON numbers (JavaScript numbers on the real server), so `record.amount * 0.1` must work
+/// whether the amount happens to be whole or not; CEL proper refuses int × double. Every operand of `+ - * /`
+/// is passed through [`AS_NUMBER`], which makes ints doubles (so `7 / 2` is 3.5, as in JavaScript) and leaves
+/// strings, lists, timestamps and durations alone.
+fn numeric_arithmetic(e: &mut cel_parser::Expression) {
+    use cel_parser::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
+    match &mut e.expr {
+        Expr::Call(call) => {
+            if let Some(t) = call.target.as_deref_mut() {
+                numeric_arithmetic(t);
+            }
+            for a in call.args.iter_mut() {
+                numeric_arithmetic(a);
+            }
+            if [
+                operators::ADD,
+                operators::SUBSTRACT,
+                operators::MULTIPLY,
+                operators::DIVIDE,
+            ]
+            .contains(&call.func_name.as_str())
+            {
+                for a in call.args.iter_mut() {
+                    let inner = std::mem::take(a);
+                    *a = IdedExpr {
+                        id: inner.id,
+                        expr: Expr::Call(CallExpr {
+                            func_name: AS_NUMBER.to_string(),
+                            target: None,
+                            args: vec![inner],
+                        }),
+                    };
+                }
+            }
+        }
+        Expr::List(l) => l.elements.iter_mut().for_each(numeric_arithmetic),
+        Expr::Select(sel) => numeric_arithmetic(&mut sel.operand),
+        Expr::Map(m) => m.entries.iter_mut().for_each(|en| match &mut en.expr {
+            EntryExpr::MapEntry(me) => {
+                numeric_arithmetic(&mut me.key);
+                numeric_arithmetic(&mut me.value);
+            }
+            EntryExpr::StructField(sf) => numeric_arithmetic(&mut sf.value),
+        }),
+        Expr::Struct(st) => st.entries.iter_mut().for_each(|en| match &mut en.expr {
+            EntryExpr::MapEntry(me) => {
+                numeric_arithmetic(&mut me.key);
+                numeric_arithmetic(&mut me.value);
+            }
+            EntryExpr::StructField(sf) => numeric_arithmetic(&mut sf.value),
+        }),
+        Expr::Comprehension(c) => {
+            for part in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                numeric_arithmetic(part);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The CEL parser (antlr4rust) panics on some malformed inputs instead of failing; artifact text must never
@@ -329,13 +408,6 @@ fn guarded<T>(source: &str, parse: impl FnOnce() -> Result<T, String>) -> Result
         Err(format!(
             "cannot parse CEL `{source}`: the parser gave up on this input"
         ))
-    })
-}
-
-fn parse_program(source: &str) -> Result<Program, String> {
-    check_size(source)?;
-    guarded(source, || {
-        Program::compile(source).map_err(|e| format!("cannot parse CEL `{source}`: {e}"))
     })
 }
 
@@ -450,7 +522,7 @@ impl Compiled {
         for (name, v) in roots {
             ctx.add_variable_from_value(name.to_string(), to_cel(v));
         }
-        let value = self.program.execute(&ctx).map_err(|e| e.to_string())?;
+        let value = CelValue::resolve(&self.ast, &ctx).map_err(|e| e.to_string())?;
         to_json(&value)
     }
 }

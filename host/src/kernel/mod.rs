@@ -864,7 +864,7 @@ impl Kernel {
             let given = input.get(&f.name).cloned().filter(|v| !v.is_null());
             let value = match given {
                 Some(v) => v,
-                None => default_value(f, principal, &now).unwrap_or(Value::Null),
+                None => default_value(f, principal, &now, &input).unwrap_or(Value::Null),
             };
             if f.required && is_blank(&value) {
                 errors.push(FieldError::new(
@@ -1708,7 +1708,12 @@ fn reject_unwritable_keys(schema: &ObjectSchema, input: &Record) -> Result<(), D
     Ok(())
 }
 
-fn default_value(f: &FieldSchema, principal: &Principal, now: &str) -> Option<Value> {
+fn default_value(
+    f: &FieldSchema,
+    principal: &Principal,
+    now: &str,
+    input: &Record,
+) -> Option<Value> {
     match f.default_value.as_ref()? {
         Value::String(s) if matches!(s.as_str(), "NOW()" | "now") => {
             Some(Value::String(match f.ftype {
@@ -1722,10 +1727,25 @@ fn default_value(f: &FieldSchema, principal: &Principal, now: &str) -> Option<Va
         Value::String(s) if matches!(s.as_str(), "current_user" | "CURRENT_USER") => {
             principal.user_id.clone().map(Value::String)
         }
-        // Clock-only CEL (`today()`, `daysFromNow(7)`) is evaluated here; record-scoped CEL defaults need the
-        // security-kernel issue's evaluator and apply no default until then.
-        v @ Value::Object(_) => crate::expr::expression_source(v)
-            .and_then(|src| crate::expr::evaluate_constant(src, chrono::Utc::now()).ok()),
+        // CEL: clock-only (`daysFromNow(7)`) or over the values given in this insert (`record.amount * 0.1`,
+        // `current_user.id`); a default that cannot be evaluated leaves the field empty.
+        v @ Value::Object(_) => {
+            let src = crate::expr::expression_source(v)?;
+            crate::expr::evaluate_constant(src, chrono::Utc::now())
+                .ok()
+                .or_else(|| {
+                    let user = user_scope(principal);
+                    crate::expr::compile(src)
+                        .ok()?
+                        .evaluate_in(
+                            input,
+                            &[("current_user", &user), ("user", &user)],
+                            chrono::Utc::now(),
+                        )
+                        .ok()
+                })
+                .filter(|v| !v.is_null())
+        }
         v => Some(v.clone()),
     }
 }
