@@ -247,26 +247,6 @@ fn bench_calls(c: &mut Criterion) {
     };
     let js_source = "const input = ctx.input; input.status = input.status || 'draft'; if (typeof input.title === 'string') { input.title = input.title.trim(); } if (input.amount < 0) throw new Error('amount must not be negative');";
     let js_event = json!({"object": "task", "event": "beforeInsert", "input": serde_json::from_str::<Value>(INPUT).expect("input")}).to_string();
-    g.bench_function("objectos_js_hook_naive", |b| {
-        b.to_async(&rt).iter(|| async {
-            let out = full
-                .call_script(
-                    &js,
-                    "bench_js",
-                    &js_limits,
-                    true,
-                    js_source,
-                    &[],
-                    &ev.caller,
-                    &js_event,
-                    None,
-                )
-                .await
-                .expect("call");
-            assert!(out.contains("proceed"));
-        })
-    });
-
     // The same body the way `serve` runs it: a fresh instance made from the runtime's snapshot taken after
     // `prepare` built the context and compiled this body.
     let snapshot = rt
@@ -275,25 +255,30 @@ fn bench_calls(c: &mut Criterion) {
     let js_prepared = full
         .load("js-runtime-prepared", BodyKind::Script, &snapshot)
         .expect("snapshot loads");
-    g.bench_function("objectos_js_hook_snapshot", |b| {
-        b.to_async(&rt).iter(|| async {
-            let out = full
-                .call_script(
-                    &js_prepared,
-                    "bench_js",
-                    &js_limits,
-                    true,
-                    js_source,
-                    &[],
-                    &ev.caller,
-                    &js_event,
-                    None,
-                )
-                .await
-                .expect("call");
-            assert!(out.contains("proceed"));
-        })
-    });
+    for (name, runtime) in [
+        ("objectos_js_hook_naive", &js),
+        ("objectos_js_hook_snapshot", &js_prepared),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let out = full
+                    .call_script(
+                        runtime,
+                        "bench_js",
+                        &js_limits,
+                        true,
+                        js_source,
+                        &[],
+                        &ev.caller,
+                        &js_event,
+                        None,
+                    )
+                    .await
+                    .expect("call");
+                assert!(out.contains("proceed"));
+            })
+        });
+    }
 
     let mut reused = rt
         .block_on(full.reusable_hook(&component, &limits))

@@ -14,47 +14,47 @@ pub const MAX_EXPRESSION_LEN: usize = 4096;
 /// Deepest nesting of an expression's syntax tree accepted (a bound on evaluation's recursion).
 pub const MAX_EXPRESSION_DEPTH: usize = 32;
 
+/// The direct subexpressions of an expression.
+fn children_mut(e: &mut cel_parser::Expression) -> Vec<&mut cel_parser::Expression> {
+    use cel_parser::ast::{EntryExpr, Expr};
+    fn entries(entries: &mut [cel_parser::ast::IdedEntryExpr]) -> Vec<&mut cel_parser::Expression> {
+        entries
+            .iter_mut()
+            .flat_map(|en| match &mut en.expr {
+                EntryExpr::MapEntry(me) => vec![&mut me.key, &mut me.value],
+                EntryExpr::StructField(sf) => vec![&mut sf.value],
+            })
+            .collect()
+    }
+    match &mut e.expr {
+        Expr::Call(c) => c
+            .target
+            .as_deref_mut()
+            .into_iter()
+            .chain(c.args.iter_mut())
+            .collect(),
+        Expr::List(l) => l.elements.iter_mut().collect(),
+        Expr::Select(s) => vec![&mut *s.operand],
+        Expr::Map(m) => entries(&mut m.entries),
+        Expr::Struct(st) => entries(&mut st.entries),
+        Expr::Comprehension(c) => vec![
+            &mut *c.iter_range,
+            &mut *c.accu_init,
+            &mut *c.loop_cond,
+            &mut *c.loop_step,
+            &mut *c.result,
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// Refuses an expression nested deeper than [`MAX_EXPRESSION_DEPTH`].
 pub fn check_depth(e: &cel_parser::Expression) -> Result<(), String> {
-    fn depth(e: &cel_parser::Expression) -> usize {
-        use cel_parser::ast::{EntryExpr, Expr};
-        1 + match &e.expr {
-            Expr::Call(c) => c
-                .target
-                .iter()
-                .map(|t| depth(t))
-                .chain(c.args.iter().map(depth))
-                .max()
-                .unwrap_or(0),
-            Expr::List(l) => l.elements.iter().map(depth).max().unwrap_or(0),
-            Expr::Select(s) => depth(&s.operand),
-            Expr::Map(m) => m
-                .entries
-                .iter()
-                .map(|en| match &en.expr {
-                    EntryExpr::MapEntry(me) => depth(&me.key).max(depth(&me.value)),
-                    EntryExpr::StructField(sf) => depth(&sf.value),
-                })
-                .max()
-                .unwrap_or(0),
-            Expr::Struct(st) => st
-                .entries
-                .iter()
-                .map(|en| match &en.expr {
-                    EntryExpr::MapEntry(me) => depth(&me.key).max(depth(&me.value)),
-                    EntryExpr::StructField(sf) => depth(&sf.value),
-                })
-                .max()
-                .unwrap_or(0),
-            Expr::Comprehension(c) => depth(&c.iter_range)
-                .max(depth(&c.accu_init))
-                .max(depth(&c.loop_cond))
-                .max(depth(&c.loop_step))
-                .max(depth(&c.result)),
-            _ => 0,
-        }
+    fn depth(e: &mut cel_parser::Expression) -> usize {
+        1 + children_mut(e).into_iter().map(depth).max().unwrap_or(0)
     }
-    let d = depth(e);
+    // The walk borrows mutably only to share one traversal with the rewriting below; nothing is changed.
+    let d = depth(&mut e.clone());
     if d > MAX_EXPRESSION_DEPTH {
         return Err(format!(
             "the expression nests {d} levels deep; at most {MAX_EXPRESSION_DEPTH} are allowed"
@@ -340,64 +340,30 @@ const AS_NUMBER: &str = "__objectos_number";
 /// is passed through [`AS_NUMBER`], which makes ints doubles (so `7 / 2` is 3.5, as in JavaScript) and leaves
 /// strings, lists, timestamps and durations alone.
 fn numeric_arithmetic(e: &mut cel_parser::Expression) {
-    use cel_parser::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
-    match &mut e.expr {
-        Expr::Call(call) => {
-            if let Some(t) = call.target.as_deref_mut() {
-                numeric_arithmetic(t);
-            }
-            for a in call.args.iter_mut() {
-                numeric_arithmetic(a);
-            }
-            if [
-                operators::ADD,
-                operators::SUBSTRACT,
-                operators::MULTIPLY,
-                operators::DIVIDE,
-            ]
-            .contains(&call.func_name.as_str())
-            {
-                for a in call.args.iter_mut() {
-                    let inner = std::mem::take(a);
-                    *a = IdedExpr {
-                        id: inner.id,
-                        expr: Expr::Call(CallExpr {
-                            func_name: AS_NUMBER.to_string(),
-                            target: None,
-                            args: vec![inner],
-                        }),
-                    };
-                }
-            }
+    use cel_parser::ast::{CallExpr, Expr, IdedExpr, operators};
+    for child in children_mut(e) {
+        numeric_arithmetic(child);
+    }
+    if let Expr::Call(call) = &mut e.expr
+        && [
+            operators::ADD,
+            operators::SUBSTRACT,
+            operators::MULTIPLY,
+            operators::DIVIDE,
+        ]
+        .contains(&call.func_name.as_str())
+    {
+        for a in call.args.iter_mut() {
+            let inner = std::mem::take(a);
+            *a = IdedExpr {
+                id: inner.id,
+                expr: Expr::Call(CallExpr {
+                    func_name: AS_NUMBER.to_string(),
+                    target: None,
+                    args: vec![inner],
+                }),
+            };
         }
-        Expr::List(l) => l.elements.iter_mut().for_each(numeric_arithmetic),
-        Expr::Select(sel) => numeric_arithmetic(&mut sel.operand),
-        Expr::Map(m) => m.entries.iter_mut().for_each(|en| match &mut en.expr {
-            EntryExpr::MapEntry(me) => {
-                numeric_arithmetic(&mut me.key);
-                numeric_arithmetic(&mut me.value);
-            }
-            EntryExpr::StructField(sf) => numeric_arithmetic(&mut sf.value),
-        }),
-        Expr::Struct(st) => st.entries.iter_mut().for_each(|en| match &mut en.expr {
-            EntryExpr::MapEntry(me) => {
-                numeric_arithmetic(&mut me.key);
-                numeric_arithmetic(&mut me.value);
-            }
-            EntryExpr::StructField(sf) => numeric_arithmetic(&mut sf.value),
-        }),
-        Expr::Comprehension(c) => {
-            for part in [
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ] {
-                numeric_arithmetic(part);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -40,12 +40,8 @@ struct PreparedInstance<'a> {
 }
 
 impl PreparedInstance<'_> {
-    async fn call<R: Lift + Default + 'static, R2: Default>(
-        &mut self,
-        instance: &str,
-        func: &str,
-        use_ret: impl FnOnce(&mut Store<GuestState>, R) -> R2,
-    ) -> R2 {
+    /// Calls `instance#func` (no parameters, one result); a failure is remembered and answers `None`.
+    async fn call<R: Lift + 'static>(&mut self, instance: &str, func: &str) -> Option<R> {
         let found = self
             .instance
             .get_export_index(&mut *self.store, None, instance)
@@ -57,23 +53,20 @@ impl PreparedInstance<'_> {
             self.failure = Some(format!(
                 "the instrumented runtime has no export {instance}#{func}"
             ));
-            return R2::default();
+            return None;
         };
-        let typed = match self
+        let result = match self
             .instance
             .get_typed_func::<(), (R,)>(&mut *self.store, index)
         {
-            Ok(f) => f,
+            Ok(f) => f.call_async(&mut *self.store, ()).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((r,)) => Some(r),
             Err(e) => {
                 self.failure = Some(format!("{instance}#{func}: {e:#}"));
-                return R2::default();
-            }
-        };
-        match typed.call_async(&mut *self.store, ()).await {
-            Ok((r,)) => use_ret(&mut *self.store, r),
-            Err(e) => {
-                self.failure = Some(format!("{instance}#{func} trapped: {e:#}"));
-                R2::default()
+                None
             }
         }
     }
@@ -86,55 +79,32 @@ impl ComponentInstanceState for PreparedInstance<'_> {
         func: &str,
         contents: impl FnOnce(&[u8]) + Send,
     ) {
-        // `WasmList` has no default: read it inside the call.
-        let found = self
-            .instance
-            .get_export_index(&mut *self.store, None, instance)
-            .and_then(|i| {
-                self.instance
-                    .get_export_index(&mut *self.store, Some(&i), func)
-            });
-        let Some(index) = found else {
-            self.failure = Some(format!(
-                "the instrumented runtime has no export {instance}#{func}"
-            ));
-            contents(&[]);
-            return;
-        };
-        let typed = match self
-            .instance
-            .get_typed_func::<(), (WasmList<u8>,)>(&mut *self.store, index)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                self.failure = Some(format!("{instance}#{func}: {e:#}"));
-                contents(&[]);
-                return;
-            }
-        };
-        match typed.call_async(&mut *self.store, ()).await {
-            Ok((list,)) => contents(list.as_le_slice(&*self.store)),
-            Err(e) => {
-                self.failure = Some(format!("{instance}#{func} trapped: {e:#}"));
-                contents(&[]);
-            }
+        match self.call::<WasmList<u8>>(instance, func).await {
+            Some(list) => contents(list.as_le_slice(&*self.store)),
+            None => contents(&[]),
         }
     }
 
     async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
-        self.call(instance, func, |_, r: i32| r).await
+        self.call::<i32>(instance, func).await.unwrap_or_default()
     }
 
     async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
-        self.call(instance, func, |_, r: i64| r).await
+        self.call::<i64>(instance, func).await.unwrap_or_default()
     }
 
     async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
-        self.call(instance, func, |_, r: f32| r.to_bits()).await
+        self.call::<f32>(instance, func)
+            .await
+            .map(f32::to_bits)
+            .unwrap_or_default()
     }
 
     async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
-        self.call(instance, func, |_, r: f64| r.to_bits()).await
+        self.call::<f64>(instance, func)
+            .await
+            .map(f64::to_bits)
+            .unwrap_or_default()
     }
 }
 
