@@ -1,6 +1,8 @@
 //! The `objectos` command line: serve an artifact, verify or inspect one.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod plugin_cli;
 use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, inspect};
 use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url};
 use objectos_host::http::{AppState, HttpConfig};
@@ -46,6 +48,9 @@ enum Command {
     /// Work with artifacts without serving them.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Sign and check third-party plugins.
+    #[command(subcommand)]
+    Plugin(plugin_cli::PluginCommand),
 }
 
 #[derive(Args)]
@@ -229,6 +234,7 @@ async fn main() -> ExitCode {
             built_at.as_deref(),
         ),
         Command::Serve(args) => serve(args).await,
+        Command::Plugin(command) => plugin_cli::run(command),
     }
 }
 

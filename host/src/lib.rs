@@ -11,6 +11,7 @@ pub mod data;
 pub mod expr;
 pub mod http;
 pub mod kernel;
+pub mod plugins;
 pub mod sandbox;
 pub mod security;
 
