@@ -110,6 +110,19 @@ struct ServeArgs {
 
     #[command(flatten)]
     sandbox: SandboxArgs,
+
+    /// Directory of signed plugin components (`*.wasm`), each checked against --trust at start-up.
+    #[arg(long, env = "OS_PLUGINS_DIR")]
+    plugins: Option<String>,
+    /// The operator's trust policy (TOML): trusted keys and grants per plugin id.
+    #[arg(long, env = "OS_TRUST_POLICY")]
+    trust: Option<String>,
+    /// DEVELOPMENT ONLY: admit unsigned plugins (warned at every start).
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Start without the plugins that are refused (each refusal logged as an error) instead of not starting.
+    #[arg(long)]
+    skip_bad_plugins: bool,
 }
 
 fn parse_env(s: &str) -> Result<SeedEnvironment, String> {
@@ -236,6 +249,53 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Plugin(command) => plugin_cli::run(command),
     }
+}
+
+/// Checks the plugins directory against the trust policy (nothing is run yet: plugin worlds are not built).
+fn admit_plugins(
+    dir: Option<&str>,
+    trust: Option<&str>,
+    allow_unsigned: bool,
+    skip_bad: bool,
+) -> Result<Vec<objectos_host::plugins::loader::PluginStatus>, String> {
+    use objectos_host::plugins::{loader, trust::TrustPolicy};
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    if allow_unsigned {
+        eprintln!(
+            "WARNING: --allow-unsigned: unsigned plugins will be admitted. Never use this in production."
+        );
+        tracing::warn!("--allow-unsigned: unsigned plugins are admitted (development only)");
+    }
+    let policy = match trust {
+        Some(path) => {
+            TrustPolicy::parse(&std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?)
+                .map_err(|e| format!("{path}: {e}"))?
+        }
+        None if allow_unsigned => TrustPolicy::default(),
+        None => return Err("--plugins needs --trust POLICY.toml (default deny)".into()),
+    };
+    let loaded = loader::admit_dir(&loader::LoadOptions {
+        dir: std::path::Path::new(dir),
+        policy: &policy,
+        allow_unsigned,
+        skip_bad,
+        now: chrono::Utc::now(),
+    })?;
+    for s in &loaded.skipped {
+        eprintln!("objectos serve: plugin left out (--skip-bad-plugins): {s}");
+    }
+    let statuses: Vec<_> = loaded.plugins.into_iter().map(|(_, s)| s).collect();
+    for p in &statuses {
+        tracing::info!(
+            plugin = %p.id,
+            version = %p.version,
+            signed_by = p.signed_by.as_deref().unwrap_or("unsigned"),
+            "plugin admitted"
+        );
+    }
+    Ok(statuses)
 }
 
 fn build_artifact(
@@ -369,6 +429,18 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             u.reason
         );
     }
+    let plugins = match admit_plugins(
+        args.plugins.as_deref(),
+        args.trust.as_deref(),
+        args.allow_unsigned,
+        args.skip_bad_plugins,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("objectos serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = RuntimeConfig {
         database_url: args.database_url,
         allow_destructive_migrations: args.allow_destructive_migrations,
@@ -378,6 +450,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         engine: args.sandbox.engine(),
         shared_sandbox: None,
         js_runtime: None,
+        plugins,
     };
     let config = match &args.sandbox.js_runtime {
         Some(path) => match std::fs::read(path) {

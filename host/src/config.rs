@@ -48,6 +48,8 @@ pub struct RuntimeConfig {
     pub shared_sandbox: Option<crate::sandbox::Sandbox>,
     /// The JavaScript runtime component (`plugins/js-runtime`); without it `js` bodies cannot run.
     pub js_runtime: Option<std::sync::Arc<Vec<u8>>>,
+    /// Plugins admitted by the trust policy at start-up (reported by health and discovery).
+    pub plugins: Vec<crate::plugins::loader::PluginStatus>,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +63,7 @@ impl Default for RuntimeConfig {
             engine: Default::default(),
             shared_sandbox: None,
             js_runtime: None,
+            plugins: Vec::new(),
         }
     }
 }

@@ -213,19 +213,23 @@ fn plugins_start_after_their_dependencies() {
     ])
     .unwrap();
     assert_eq!(order, ["a.kv", "b.audit", "c.webhook"]);
-    let e = start_order(&[m("c.webhook", "1.0.0", json!({"z.missing": "1"}))]).unwrap_err();
+    let e = start_order(&[m("c.webhook", "1.0.0", json!({"z.missing": "1"}))])
+        .unwrap_err()
+        .message;
     assert!(e.contains("z.missing") && e.contains("not loaded"), "{e}");
     let e = start_order(&[
         m("a.kv", "1.0.0", json!({})),
         m("b.x", "1.0.0", json!({"a.kv": "^2"})),
     ])
-    .unwrap_err();
+    .unwrap_err()
+    .message;
     assert!(e.contains("a.kv is 1.0.0"), "{e}");
     let e = start_order(&[
         m("a.one", "1.0.0", json!({"b.two": "1"})),
         m("b.two", "1.0.0", json!({"a.one": "1"})),
     ])
-    .unwrap_err();
+    .unwrap_err()
+    .message;
     assert!(
         e.contains("cycle") && e.contains("a.one → b.two → a.one"),
         "{e}"
@@ -346,4 +350,126 @@ fn plugin_cli_keygen_sign_verify_inspect() {
         err.contains("no manifest") || err.contains("not signed"),
         "{err}"
     );
+}
+
+/// `serve --plugins DIR --trust FILE`: a refused plugin stops the start (named, with the reason), or is left
+/// out with `--skip-bad-plugins`; `--allow-unsigned` admits unsigned ones with a warning; admitted plugins are
+/// reported by `/api/v1/health`.
+#[tokio::test]
+async fn serve_admits_plugins_by_the_trust_policy() {
+    use objectos_host::plugins::loader;
+    let dir = std::env::temp_dir().join(format!("objectos-serve-plugins-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let vendor = SecretKey::generate().unwrap();
+    let signed = signature::sign(
+        &with_manifest(&component(), manifest("com.example.audit", &["log"])),
+        &vendor,
+    )
+    .unwrap();
+    std::fs::write(plugins.join("audit.wasm"), &signed).unwrap();
+    let mut tampered = signature::sign(
+        &with_manifest(&component(), manifest("com.example.other", &[])),
+        &vendor,
+    )
+    .unwrap();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x04;
+    std::fs::write(plugins.join("other.wasm"), &tampered).unwrap();
+    let trust = dir.join("trust.toml");
+    std::fs::write(
+        &trust,
+        format!(
+            "{}[grants.\"com.example.audit\"]\ncapabilities = [\"log\"]\n",
+            key_entry(&vendor, "\"com.example.*\"", None)
+        ),
+    )
+    .unwrap();
+    let expense = crate::support::repo_path("tests/fixtures/expense/objectstack.json");
+    let url = format!("sqlite://{}", dir.join("app.db").display());
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "serve".to_string(),
+            expense.to_string_lossy().into_owned(),
+            "--database-url".into(),
+            url.clone(),
+            "--check".into(),
+            "--plugins".into(),
+            plugins.to_string_lossy().into_owned(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_objectos"))
+            .args(&args)
+            .env_remove("OS_TRUST_POLICY")
+            .env_remove("OS_PLUGINS_DIR")
+            .output()
+            .expect("run objectos");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let trust_arg = trust.to_string_lossy().into_owned();
+    let (code, err) = serve(&["--trust", &trust_arg]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("other.wasm") && err.contains("changed after it was signed"),
+        "{err}"
+    );
+    let (code, err) = serve(&["--trust", &trust_arg, "--skip-bad-plugins"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("left out") && err.contains("other.wasm"),
+        "{err}"
+    );
+    let (code, err) = serve(&[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--plugins needs --trust"), "{err}");
+    std::fs::remove_file(plugins.join("other.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("dev.wasm"),
+        with_manifest(&component(), manifest("com.example.dev", &[])),
+    )
+    .unwrap();
+    let (code, err) = serve(&["--trust", &trust_arg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("dev.wasm: not signed"), "{err}");
+    let (code, err) = serve(&["--trust", &trust_arg, "--allow-unsigned"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("WARNING: --allow-unsigned"), "{err}");
+
+    // What health reports for admitted plugins.
+    let policy = TrustPolicy::parse(&std::fs::read_to_string(&trust).unwrap()).unwrap();
+    let loaded = loader::admit_dir(&loader::LoadOptions {
+        dir: &plugins,
+        policy: &policy,
+        allow_unsigned: true,
+        skip_bad: false,
+        now: Utc::now(),
+    })
+    .unwrap();
+    let statuses: Vec<_> = loaded.plugins.into_iter().map(|(_, s)| s).collect();
+    assert_eq!(statuses.len(), 2);
+    let s = crate::support::start_server_with(
+        crate::support::Db::Sqlite,
+        "",
+        serde_json::from_str(include_str!("../fixtures/expense/objectstack.json")).unwrap(),
+        Default::default(),
+        |cfg| cfg.plugins = statuses.clone(),
+    )
+    .await;
+    let r = s
+        .call("GET", "/api/v1/health", serde_json::Value::Null, None)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let reported = r.body["plugins"].as_array().cloned().unwrap_or_default();
+    assert_eq!(reported.len(), 2, "{:?}", r.body);
+    let audit = reported
+        .iter()
+        .find(|p| p["id"] == "com.example.audit")
+        .expect("audit plugin");
+    assert_eq!(audit["signedBy"], json!(vendor.public_key().key_id()));
+    assert_eq!(audit["capabilities"], json!(["log"]));
+    assert_eq!(audit["status"], "admitted");
 }

@@ -105,7 +105,8 @@ async fn health(State(s): State<Shared>) -> Response {
     json_response(
         status,
         json!({"status": if status == 200 { "ok" } else { "degraded" }, "version": env!("CARGO_PKG_VERSION"),
-               "database": {"status": db_status, "driver": s.kernel.driver.name(), "latencyMs": latency_ms, "error": error}}),
+               "database": {"status": db_status, "driver": s.kernel.driver.name(), "latencyMs": latency_ms, "error": error},
+               "plugins": s.kernel.plugins}),
     )
 }
 

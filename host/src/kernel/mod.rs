@@ -168,6 +168,8 @@ pub struct Kernel {
     pub permissions: PermissionSets,
     /// Validation rules per object.
     rules: crate::automation::validation::Rules,
+    /// Plugins the trust policy admitted at start-up.
+    pub plugins: Vec<crate::plugins::loader::PluginStatus>,
     /// This kernel, for work that outlives a request (async after-hooks).
     me: Weak<Kernel>,
 }
@@ -272,6 +274,7 @@ impl Kernel {
             sandbox_config: config.sandbox.clone(),
             permissions,
             rules,
+            plugins: config.plugins.clone(),
             me: me.clone(),
         });
         kernel.load_permission_bindings().await?;

@@ -2,6 +2,7 @@
 //! format) and the operator's trust policy that decides which may load and with which capabilities.
 //! Loading them into the kernel (lifecycle, driver / service / hooks worlds) is not built yet.
 
+pub mod loader;
 pub mod manifest;
 pub mod signature;
 pub mod trust;

@@ -313,27 +313,39 @@ impl TrustPolicy {
     }
 }
 
+/// A dependency problem and the plugins it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DependencyError {
+    pub plugins: Vec<String>,
+    pub message: String,
+}
+
 /// Orders plugins so that each starts after its dependencies; a missing dependency, a version outside
 /// the required range or a cycle is an error naming the plugins involved.
-pub fn start_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
+pub fn start_order(manifests: &[Manifest]) -> Result<Vec<String>, DependencyError> {
     let by_id: BTreeMap<&str, &Manifest> = manifests.iter().map(|m| (m.id.as_str(), m)).collect();
     for m in manifests {
         for (dep, req) in &m.dependencies {
+            let blame = |message: String| DependencyError {
+                plugins: vec![m.id.clone()],
+                message,
+            };
             let Some(d) = by_id.get(dep.as_str()) else {
-                return Err(format!(
+                return Err(blame(format!(
                     "{}: depends on {dep} ({req}), which is not loaded",
                     m.id
-                ));
+                )));
             };
             let range = semver::VersionReq::parse(req)
-                .map_err(|e| format!("{}: dependency {dep}: {e}", m.id))?;
-            let version =
-                semver::Version::parse(&d.version).map_err(|e| format!("{dep}: version: {e}"))?;
+                .map_err(|e| blame(format!("{}: dependency {dep}: {e}", m.id)))?;
+            let version = semver::Version::parse(&d.version)
+                .map_err(|e| blame(format!("{dep}: version: {e}")))?;
             if !range.matches(&version) {
-                return Err(format!(
+                return Err(blame(format!(
                     "{}: depends on {dep} {req}, but {dep} is {}",
                     m.id, d.version
-                ));
+                )));
             }
         }
     }
@@ -344,14 +356,17 @@ pub fn start_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
         done: &mut BTreeSet<&'a str>,
         path: &mut Vec<&'a str>,
         out: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DependencyError> {
         if done.contains(id) {
             return Ok(());
         }
         if let Some(i) = path.iter().position(|p| *p == id) {
             let mut cycle: Vec<&str> = path[i..].to_vec();
             cycle.push(id);
-            return Err(format!("dependency cycle: {}", cycle.join(" → ")));
+            return Err(DependencyError {
+                plugins: path[i..].iter().map(|p| p.to_string()).collect(),
+                message: format!("dependency cycle: {}", cycle.join(" → ")),
+            });
         }
         path.push(id);
         if let Some(m) = by_id.get(id) {
