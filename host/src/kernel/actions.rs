@@ -335,6 +335,18 @@ impl Kernel {
         self.run_body(name, &body, principal, input, &scope).await
     }
 
+    /// Runs an action's or function's guest outside any transaction (its data calls commit one by one);
+    /// a data call refused to its caller is the failure reported, not what the guest made of it.
+    async fn serve_body<F: Future<Output = Result<String, SandboxError>>>(
+        &self,
+        principal: &Principal,
+        start: impl FnOnce(crate::sandbox::DataBridge) -> F,
+    ) -> Result<String, DataError> {
+        let mut cx = WriteCx::default();
+        let out = self.serve_guest(None, principal, &mut cx, start).await;
+        out.map_err(|e| cx.failure(DataError::Sandbox(e)))
+    }
+
     async fn run_body(
         &self,
         name: &str,
@@ -347,13 +359,11 @@ impl Kernel {
             Body::Wasm { component, limits } => {
                 let (caller, text) = (caller_of(principal), input.to_string());
                 let sandbox = self.sandbox_ref()?;
-                let mut cx = WriteCx::default();
                 let out = self
-                    .serve_guest(None, principal, &mut cx, |bridge| {
+                    .serve_body(principal, |bridge| {
                         sandbox.call_function(component, limits, &caller, &text, Some(bridge))
                     })
-                    .await
-                    .map_err(|e| cx.failure(DataError::Sandbox(e)))?;
+                    .await?;
                 serde_json::from_str(&out).map_err(|e| {
                     DataError::Sandbox(SandboxError::Trapped {
                         body: name.to_string(),
@@ -389,9 +399,8 @@ impl Kernel {
             } => {
                 let (caller, text) = (caller_of(principal), input.to_string());
                 let sandbox = self.sandbox_ref()?;
-                let mut cx = WriteCx::default();
                 let out = self
-                    .serve_guest(None, principal, &mut cx, |bridge| {
+                    .serve_body(principal, |bridge| {
                         sandbox.call_script(
                             runtime,
                             name,
@@ -404,8 +413,7 @@ impl Kernel {
                             Some(bridge),
                         )
                     })
-                    .await
-                    .map_err(|e| cx.failure(DataError::Sandbox(e)))?;
+                    .await?;
                 Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
             }
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {

@@ -42,11 +42,23 @@ impl Kernel {
         q: &Query,
         op: Operation,
     ) -> Query {
-        let q = self.scoped(principal, schema, q);
         if principal.is_system || schema.internal {
-            return q;
+            return self.scoped(principal, schema, q);
         }
         let access = self.permissions.access(principal, schema);
+        self.scoped_with(principal, schema, q, &access, op)
+    }
+
+    /// [`Kernel::scoped_for`] with the caller's access already in hand.
+    pub(crate) fn scoped_with(
+        &self,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        q: &Query,
+        access: &Access,
+        op: Operation,
+    ) -> Query {
+        let q = self.scoped(principal, schema, q);
         let Some(rows) = access.row_filter(op, schema.has_owner) else {
             return q;
         };
@@ -335,15 +347,19 @@ impl Kernel {
                 schema.name, master.name
             ),
         };
-        if !self
-            .permissions
-            .access(principal, master)
-            .allows(Operation::Edit)
-        {
+        let master_access = self.permissions.access(principal, master);
+        if !master_access.allows(Operation::Edit) {
             return Err(denied("no edit permission"));
         }
         match self
-            .check_row_writable(tx, principal, master, master_id, Operation::Edit)
+            .check_row_writable(
+                tx,
+                principal,
+                master,
+                &master_access,
+                master_id,
+                Operation::Edit,
+            )
             .await
         {
             Ok(()) => Ok(()),

@@ -378,6 +378,16 @@ fn parse_object(text: &str, what: &str) -> Result<Record, GuestError> {
 }
 
 impl Kernel {
+    /// A record as JSON text without the fields `principal` may not read.
+    fn readable_json(&self, principal: &Principal, object: &str, record: &Record) -> String {
+        let mut r = record.clone();
+        if let Some(schema) = self.catalog.object(object) {
+            let access = self.permissions.access(principal, schema);
+            super::enforce::mask(&access, std::slice::from_mut(&mut r));
+        }
+        Value::Object(r).to_string()
+    }
+
     /// Runs the hooks of `event` on `input.object`; returns the input as the before-hooks left it.
     /// `tx` is the write's transaction (none for reads and for async hooks).
     pub(crate) async fn run_hooks(
@@ -392,6 +402,9 @@ impl Kernel {
             return Ok(ev.input);
         }
         let mut input = ev.input;
+        // The stored record as the hooks may see it, serialized at most once per view: a guest running as
+        // the user sees it as the user may (unreadable fields masked); one running as system sees all of it.
+        let (mut previous_as_system, mut previous_as_user) = (None, None);
         for hook in self.hooks.matching(ev.object, ev.event) {
             if let Some(condition) = &hook.condition {
                 let record = input.as_object().cloned().unwrap_or_default();
@@ -419,19 +432,20 @@ impl Kernel {
                     }
                 }
             }
-            // A guest running as the user sees the stored record as the user may (unreadable fields masked).
-            let previous = ev.previous.map(|p| {
-                let mut p = p.clone();
-                if !hook.run_as_system
-                    && let Some(schema) = self.catalog.object(ev.object)
-                {
-                    let access = self.permissions.access(principal, schema);
-                    if !access.bypass {
-                        p.retain(|k, _| !access.unreadable.contains(k));
-                    }
-                }
-                Value::Object(p).to_string()
-            });
+            let previous = if hook.run_as_system {
+                previous_as_system
+                    .get_or_insert_with(|| {
+                        ev.previous.map(|p| Value::Object(p.clone()).to_string())
+                    })
+                    .clone()
+            } else {
+                previous_as_user
+                    .get_or_insert_with(|| {
+                        ev.previous
+                            .map(|p| self.readable_json(principal, ev.object, p))
+                    })
+                    .clone()
+            };
             let event = HookEvent {
                 object: ev.object.to_string(),
                 event: ev.event.to_string(),

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 
-use crate::security::permissions::{Operation, PermissionSets};
+use crate::security::permissions::{Access, Operation, PermissionSets};
 use enforce::{check_editable, check_query_fields, check_rls, mask, readable_search};
 use hooks::{EventInput, WriteCx};
 pub use seeds::SeedReport;
@@ -629,7 +629,7 @@ impl Kernel {
         let mut q = q.clone();
         readable_search(&access, &mut q);
         check_query_fields(&access, schema, &q)?;
-        let scoped = self.scoped_for(principal, schema, &q, Operation::Read);
+        let scoped = self.scoped_with(principal, schema, &q, &access, Operation::Read);
         let q = &scoped;
         if q.is_aggregate() {
             let (records, total) = tx.aggregate(schema, q).await?;
@@ -712,7 +712,7 @@ impl Kernel {
         let schema = self.object_for(principal, object)?;
         let access = self.access(principal, schema, Operation::Read)?;
         check_query_fields(&access, schema, q)?;
-        let q1 = self.scoped_for(
+        let q1 = self.scoped_with(
             principal,
             schema,
             &Query {
@@ -721,6 +721,7 @@ impl Kernel {
                 count: false,
                 ..q.clone()
             },
+            &access,
             Operation::Read,
         );
         let columns = select_columns(schema, &q1);
@@ -793,7 +794,8 @@ impl Kernel {
                 if !cols.iter().any(|c| c.name == "id") {
                     cols.extend(target.field("id"));
                 }
-                let sub_q = self.scoped_for(principal, target, &sub_q, Operation::Read);
+                let sub_q =
+                    self.scoped_with(principal, target, &sub_q, &target_access, Operation::Read);
                 let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
                 self.compute_formulas(target, sub_q.fields.as_ref(), &mut related);
                 mask(&target_access, &mut related);
@@ -1072,7 +1074,7 @@ impl Kernel {
         let (existing, current_version) = self
             .load_at_version(tx, Some(principal), schema, id, expected)
             .await?;
-        self.check_row_writable(tx, principal, schema, id, Operation::Edit)
+        self.check_row_writable(tx, principal, schema, &access, id, Operation::Edit)
             .await?;
         let patch = self
             .before_write(
@@ -1219,10 +1221,14 @@ impl Kernel {
         tx: &mut dyn Transaction,
         principal: &Principal,
         schema: &ObjectSchema,
+        access: &Access,
         id: &str,
         op: Operation,
     ) -> Result<(), DataError> {
-        if principal.is_system || schema.internal {
+        if principal.is_system
+            || schema.internal
+            || access.row_filter(op, schema.has_owner).is_none()
+        {
             return Ok(());
         }
         let base = Query {
@@ -1230,10 +1236,7 @@ impl Kernel {
             limit: Some(1),
             ..Query::default()
         };
-        let q = self.scoped_for(principal, schema, &base, op);
-        if q.filter == self.scoped(principal, schema, &base).filter {
-            return Ok(());
-        }
+        let q = self.scoped_with(principal, schema, &base, access, op);
         // A row the caller cannot even see is not found (no hint that it exists).
         self.load(tx, Some(principal), schema, id).await?;
         let id_col: Vec<&FieldSchema> = schema.field("id").into_iter().collect();
@@ -1299,13 +1302,13 @@ impl Kernel {
         expected: Option<&str>,
         cx: &mut WriteCx,
     ) -> Result<(), DataError> {
-        self.access(principal, schema, Operation::Delete)?;
+        let access = self.access(principal, schema, Operation::Delete)?;
         if schema.sharing_model.as_deref() == Some("controlled_by_parent") {
             let existing = self.load(tx, Some(principal), schema, id).await?;
             self.check_master_writable(tx, principal, schema, "delete", &existing)
                 .await?;
         }
-        self.check_row_writable(tx, principal, schema, id, Operation::Delete)
+        self.check_row_writable(tx, principal, schema, &access, id, Operation::Delete)
             .await?;
         let before = self.hooks.listens(&schema.name, "beforeDelete");
         let after = self.hooks.listens(&schema.name, "afterDelete");
