@@ -251,13 +251,13 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Checks the plugins directory against the trust policy (nothing is run yet: plugin worlds are not built).
+/// Checks the plugins directory against the trust policy; the kernel then loads and starts the admitted ones.
 fn admit_plugins(
     dir: Option<&str>,
     trust: Option<&str>,
     allow_unsigned: bool,
     skip_bad: bool,
-) -> Result<Vec<objectos_host::plugins::loader::PluginStatus>, String> {
+) -> Result<Vec<objectos_host::plugins::loader::AdmittedPlugin>, String> {
     use objectos_host::plugins::{loader, trust::TrustPolicy};
     let Some(dir) = dir else {
         return Ok(Vec::new());
@@ -286,16 +286,15 @@ fn admit_plugins(
     for s in &loaded.skipped {
         eprintln!("objectos serve: plugin left out (--skip-bad-plugins): {s}");
     }
-    let statuses: Vec<_> = loaded.plugins.into_iter().map(|(_, s)| s).collect();
-    for p in &statuses {
+    for p in &loaded.plugins {
         tracing::info!(
-            plugin = %p.id,
-            version = %p.version,
-            signed_by = p.signed_by.as_deref().unwrap_or("unsigned"),
+            plugin = %p.status.id,
+            version = %p.status.version,
+            signed_by = p.status.signed_by.as_deref().unwrap_or("unsigned"),
             "plugin admitted"
         );
     }
-    Ok(statuses)
+    Ok(loaded.plugins)
 }
 
 fn build_artifact(
@@ -451,6 +450,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         shared_sandbox: None,
         js_runtime: None,
         plugins,
+        skip_bad_plugins: args.skip_bad_plugins,
     };
     let config = match &args.sandbox.js_runtime {
         Some(path) => match std::fs::read(path) {
@@ -486,11 +486,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     }
     if args.check {
         println!(
-            "boot OK: {} objects on {}; {}",
+            "boot OK: {} objects on {}; {}; plugins: {}",
             kernel.catalog.public_objects().count(),
             kernel.driver.name(),
-            report.schema
+            report.schema,
+            plugin_summary(&kernel)
         );
+        kernel.stop_plugins().await;
         return ExitCode::SUCCESS;
     }
     let http = HttpConfig {
@@ -520,11 +522,27 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    if let Err(e) = objectos_host::http::serve(listener, state, shutdown).await {
+    let kernel = state.kernel.clone();
+    let served = objectos_host::http::serve(listener, state, shutdown).await;
+    kernel.stop_plugins().await;
+    if let Err(e) = served {
         eprintln!("objectos serve: {e}");
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// `id status` of each plugin, for `serve --check`.
+fn plugin_summary(kernel: &Kernel) -> String {
+    let statuses = kernel.plugins.statuses();
+    if statuses.is_empty() {
+        return "none".into();
+    }
+    statuses
+        .iter()
+        .map(|p| format!("{} {}", p.id, p.status))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Limits for untrusted code (hook, action and function bodies); see the README's sandbox section.

@@ -32,10 +32,12 @@ pub fn definition() -> Value {
 }
 
 /// Who made a change, as the log says it: a user, a platform administrator (who bypasses permission sets),
-/// a body running as system on a user's behalf, the runtime itself, or a cascade of another delete.
+/// a body running as system on a user's behalf, a plugin (as its own principal), the runtime itself, or a
+/// cascade of another delete.
 fn actor(principal: Option<&Principal>) -> &'static str {
     match principal {
         None => "cascade",
+        Some(p) if p.plugin.is_some() => "plugin",
         Some(p) if p.is_system && p.user_id.is_some() => "system_on_behalf_of_user",
         Some(p) if p.is_system => "system",
         Some(p) if p.is_platform_admin() => "platform_admin",

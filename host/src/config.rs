@@ -48,8 +48,10 @@ pub struct RuntimeConfig {
     pub shared_sandbox: Option<crate::sandbox::Sandbox>,
     /// The JavaScript runtime component (`plugins/js-runtime`); without it `js` bodies cannot run.
     pub js_runtime: Option<std::sync::Arc<Vec<u8>>>,
-    /// Plugins admitted by the trust policy at start-up (reported by health and discovery).
-    pub plugins: Vec<crate::plugins::loader::PluginStatus>,
+    /// Plugins admitted by the trust policy at start-up; the kernel loads and starts them in this order.
+    pub plugins: Vec<crate::plugins::loader::AdmittedPlugin>,
+    /// A plugin that cannot be loaded or whose `init` fails is reported as failed instead of stopping the boot.
+    pub skip_bad_plugins: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -64,6 +66,7 @@ impl Default for RuntimeConfig {
             shared_sandbox: None,
             js_runtime: None,
             plugins: Vec::new(),
+            skip_bad_plugins: false,
         }
     }
 }

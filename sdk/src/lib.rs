@@ -58,12 +58,15 @@ pub mod script {
     });
 }
 
+#[cfg(feature = "http")]
+pub mod http;
+
 pub use function::export_function;
-pub use script::export_script;
 pub use function::exports::objectos::host::function::Guest as Function;
 pub use hook::export_hook;
 pub use hook::exports::objectos::host::hook::{Event, Guest as Hook, Outcome};
 pub use hook::objectos::host::types::{Caller, Error};
+pub use script::export_script;
 pub use serde_json::{self, Map, Value, json};
 
 /// What a hook returns.
@@ -84,6 +87,11 @@ pub fn proceed_with(record: Record) -> HookResult {
 /// Stop the write; the caller gets `message` and nothing is written.
 pub fn abort(message: impl Into<String>) -> HookResult {
     Ok(Outcome::Abort(message.into()))
+}
+
+#[doc(hidden)]
+pub fn __parse(text: &str, what: &str) -> Result<Value, Error> {
+    parse(text, what)
 }
 
 fn parse(text: &str, what: &str) -> Result<Value, Error> {

@@ -14,6 +14,7 @@ mod http_conformance;
 mod http_expense;
 mod js_bodies;
 mod node_client;
+mod plugin_runtime;
 mod plugins;
 mod rules;
 mod sandbox;

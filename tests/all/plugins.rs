@@ -8,7 +8,7 @@ use objectos_host::plugins::trust::{Refusal, TrustPolicy, start_order};
 use serde_json::json;
 
 fn component() -> Vec<u8> {
-    std::fs::read(objectos_guest_artifacts::SAMPLE_HOOKS).expect("a real component")
+    std::fs::read(objectos_guest_artifacts::SAMPLE_SERVICE).expect("a real plugin component")
 }
 
 fn with_manifest(bytes: &[u8], manifest: serde_json::Value) -> Vec<u8> {
@@ -17,7 +17,7 @@ fn with_manifest(bytes: &[u8], manifest: serde_json::Value) -> Vec<u8> {
 }
 
 fn manifest(id: &str, capabilities: &[&str]) -> serde_json::Value {
-    json!({"id": id, "version": "1.2.0", "kind": "hooks", "capabilities": capabilities})
+    json!({"id": id, "version": "1.2.0", "kind": "service", "capabilities": capabilities})
 }
 
 fn key_entry(key: &SecretKey, plugins: &str, not_after: Option<&str>) -> String {
@@ -272,10 +272,10 @@ fn plugin_cli_keygen_sign_verify_inspect() {
         .and_then(|l| l.strip_suffix('"'))
         .expect("public key printed")
         .to_string();
-    std::fs::copy(objectos_guest_artifacts::SAMPLE_HOOKS, p("audit.wasm")).unwrap();
+    std::fs::copy(objectos_guest_artifacts::SAMPLE_SERVICE, p("audit.wasm")).unwrap();
     std::fs::write(
         p("manifest.json"),
-        json!({"id": "com.example.audit", "version": "0.1.0", "kind": "hooks", "capabilities": ["log"]}).to_string(),
+        json!({"id": "com.example.audit", "version": "0.1.0", "kind": "service", "capabilities": ["log"]}).to_string(),
     )
     .unwrap();
     let (code, out, err) = run(&[
@@ -364,7 +364,10 @@ async fn serve_admits_plugins_by_the_trust_policy() {
     std::fs::create_dir_all(&plugins).unwrap();
     let vendor = SecretKey::generate().unwrap();
     let signed = signature::sign(
-        &with_manifest(&component(), manifest("com.example.audit", &["log"])),
+        &with_manifest(
+            &component(),
+            manifest("com.example.audit", &["log", "data:read:*"]),
+        ),
         &vendor,
     )
     .unwrap();
@@ -381,7 +384,8 @@ async fn serve_admits_plugins_by_the_trust_policy() {
     std::fs::write(
         &trust,
         format!(
-            "{}[grants.\"com.example.audit\"]\ncapabilities = [\"log\"]\n",
+            "{}[grants.\"com.example.audit\"]\ncapabilities = [\"log\", \"data:read:*\"]\n\
+             [grants.\"com.example.dev\"]\ncapabilities = [\"log\", \"data:read:*\"]\n",
             key_entry(&vendor, "\"com.example.*\"", None)
         ),
     )
@@ -429,7 +433,10 @@ async fn serve_admits_plugins_by_the_trust_policy() {
     std::fs::remove_file(plugins.join("other.wasm")).unwrap();
     std::fs::write(
         plugins.join("dev.wasm"),
-        with_manifest(&component(), manifest("com.example.dev", &[])),
+        with_manifest(
+            &component(),
+            manifest("com.example.dev", &["log", "data:read:*"]),
+        ),
     )
     .unwrap();
     let (code, err) = serve(&["--trust", &trust_arg]);
@@ -449,14 +456,14 @@ async fn serve_admits_plugins_by_the_trust_policy() {
         now: Utc::now(),
     })
     .unwrap();
-    let statuses: Vec<_> = loaded.plugins.into_iter().map(|(_, s)| s).collect();
-    assert_eq!(statuses.len(), 2);
+    let admitted = loaded.plugins;
+    assert_eq!(admitted.len(), 2);
     let s = crate::support::start_server_with(
         crate::support::Db::Sqlite,
         "",
         serde_json::from_str(include_str!("../fixtures/expense/objectstack.json")).unwrap(),
         Default::default(),
-        |cfg| cfg.plugins = statuses.clone(),
+        |cfg| cfg.plugins = admitted.clone(),
     )
     .await;
     let r = s
@@ -470,6 +477,6 @@ async fn serve_admits_plugins_by_the_trust_policy() {
         .find(|p| p["id"] == "com.example.audit")
         .expect("audit plugin");
     assert_eq!(audit["signedBy"], json!(vendor.public_key().key_id()));
-    assert_eq!(audit["capabilities"], json!(["log"]));
-    assert_eq!(audit["status"], "admitted");
+    assert_eq!(audit["capabilities"], json!(["data:read:*", "log"]));
+    assert_eq!(audit["status"], "running");
 }

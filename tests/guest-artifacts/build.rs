@@ -10,6 +10,9 @@ const COMPONENTS: &[&str] = &[
     "hostile",
     "hostile_fs",
     "js_runtime",
+    "sample_service",
+    "webhook",
+    "audit_forward",
 ];
 
 fn main() {

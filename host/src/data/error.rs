@@ -124,6 +124,13 @@ pub enum DataError {
         field: Option<String>,
         message: String,
     },
+    /// A plugin service that does not exist, is not running, or that the caller may not call.
+    #[error("{message}")]
+    Service {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     /// Hooks writing records whose hooks write records… deeper than the limit.
     #[error("Hooks nest deeper than {0} levels (a hook's write fired hooks that wrote again)")]
     HookDepth(usize),
@@ -148,6 +155,7 @@ impl DataError {
             DataError::ActionNotFound { .. } => 404,
             DataError::ActionRefused { status, .. } => *status,
             DataError::PermissionDenied { .. } => 403,
+            DataError::Service { status, .. } => *status,
         }
     }
 
@@ -172,6 +180,7 @@ impl DataError {
             DataError::ActionRefused { code, .. } => code,
             DataError::HookDepth(_) => "HOOK_DEPTH_EXCEEDED",
             DataError::PermissionDenied { .. } => "PERMISSION_DENIED",
+            DataError::Service { code, .. } => code,
         }
     }
 

@@ -90,7 +90,7 @@ async fn run(
 }
 
 /// The action route's error envelope, built from the one error mapping (status, code, message, fields).
-fn failure(e: ApiError) -> Response {
+pub(super) fn failure(e: ApiError) -> Response {
     let status = e.status();
     let wire = e.body();
     let code = wire.get("code").cloned().unwrap_or(json!("INTERNAL_ERROR"));

@@ -3,6 +3,7 @@
 
 use super::{Shared, json_response};
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -45,9 +46,29 @@ pub fn discovery() -> Value {
     })
 }
 
+/// Discovery with the running plugins' services (`plugin:<id>`; a service plugin's route is where its
+/// methods are called).
+fn with_plugins(mut d: Value, s: &Shared) -> Value {
+    for p in s.kernel.plugins.statuses() {
+        let running = p.status == "running";
+        let mut entry = json!({"enabled": running, "status": if running { "available" } else { "unavailable" },
+                               "handlerReady": running, "provider": p.id, "version": p.version, "kind": p.kind});
+        if p.kind == "service" {
+            entry["route"] = json!(format!("/api/v1/services/{}", p.id));
+        }
+        if let Some(e) = &p.last_error
+            && !running
+        {
+            entry["message"] = json!(e);
+        }
+        d["services"][format!("plugin:{}", p.id)] = entry;
+    }
+    d
+}
+
 /// The wrapped `/.well-known` form carries fewer keys than the bare one, as the real server's does.
-fn well_known_payload() -> Value {
-    let mut d = discovery();
+fn well_known_payload(s: &Shared) -> Value {
+    let mut d = with_plugins(discovery(), s);
     if let Some(m) = d.as_object_mut() {
         for k in ["apiName", "scoping"] {
             m.shift_remove(k);
@@ -62,13 +83,13 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-async fn well_known() -> Response {
+async fn well_known(State(s): State<Shared>) -> Response {
     no_store(json_response(
         200,
-        json!({"success": true, "data": well_known_payload()}),
+        json!({"success": true, "data": well_known_payload(&s)}),
     ))
 }
 
-async fn bare() -> Response {
-    no_store(json_response(200, discovery()))
+async fn bare(State(s): State<Shared>) -> Response {
+    no_store(json_response(200, with_plugins(discovery(), &s)))
 }

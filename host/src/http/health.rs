@@ -106,7 +106,7 @@ async fn health(State(s): State<Shared>) -> Response {
         status,
         json!({"status": if status == 200 { "ok" } else { "degraded" }, "version": env!("CARGO_PKG_VERSION"),
                "database": {"status": db_status, "driver": s.kernel.driver.name(), "latencyMs": latency_ms, "error": error},
-               "plugins": s.kernel.plugins}),
+               "plugins": s.kernel.plugins.statuses()}),
     )
 }
 

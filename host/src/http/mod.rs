@@ -10,6 +10,7 @@ pub mod health;
 pub mod meta;
 pub mod openapi;
 pub mod params;
+pub mod services;
 
 use crate::kernel::Kernel;
 use crate::security::auth::{AuthError, AuthService, Identity};
@@ -251,6 +252,7 @@ pub fn router(state: Shared) -> Router {
         .merge(meta::routes())
         .merge(data::routes())
         .merge(actions::routes())
+        .merge(services::routes())
         .merge(openapi::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(detach))

@@ -416,6 +416,10 @@ impl Kernel {
                     .await?;
                 Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
             }
+            Body::Plugin(p) => Err(DataError::FunctionUnavailable {
+                name: name.to_string(),
+                reason: format!("plugin {} provides hooks, not an action body", p.id),
+            }),
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {
                 name: name.to_string(),
                 reason: why.clone(),

@@ -45,6 +45,8 @@ pub enum Body {
         capabilities: Vec<String>,
         limits: Limits,
     },
+    /// A hooks plugin's hook: runs in the plugin's instance, as the plugin's principal.
+    Plugin(Arc<crate::plugins::runtime::RunningPlugin>),
     /// Cannot run here (yet): a JavaScript body, a `runtimeModule` handler. Says why.
     Unavailable(String),
 }
@@ -211,6 +213,36 @@ impl Hooks {
                 body,
             }));
         }
+        Ok(Hooks::from_list(list))
+    }
+
+    /// Adds the hooks of hooks plugins (after the artifact's hooks of the same priority).
+    pub fn with_plugins(self, plugins: &[Arc<crate::plugins::runtime::RunningPlugin>]) -> Hooks {
+        let mut list = self.list;
+        for plugin in plugins {
+            for h in &plugin.hooks {
+                list.push(Arc::new(CompiledHook {
+                    name: format!("plugin:{}", plugin.id),
+                    objects: (h.object != "*").then(|| vec![h.object.clone()]),
+                    events: h.events.iter().map(|e| event_bit(e)).fold(0, |a, b| a | b),
+                    priority: h.priority.unwrap_or(100),
+                    condition: None,
+                    abort_on_error: h.on_error.as_deref() != Some("log"),
+                    is_async: false,
+                    retry: RetryPolicy {
+                        max_retries: 0,
+                        backoff_ms: 0,
+                    },
+                    run_as_system: false,
+                    body: Body::Plugin(plugin.clone()),
+                }));
+            }
+        }
+        Hooks::from_list(list)
+    }
+
+    fn from_list(mut list: Vec<Arc<CompiledHook>>) -> Hooks {
+        // Stable: declaration order within a priority.
         list.sort_by_key(|h| h.priority);
         let mut listening: HashMap<String, u8> = HashMap::new();
         for h in &list {
@@ -223,7 +255,7 @@ impl Hooks {
                 }
             }
         }
-        Ok(Hooks { list, listening })
+        Hooks { list, listening }
     }
 
     pub fn len(&self) -> usize {
@@ -406,6 +438,12 @@ impl Kernel {
         // the user sees it as the user may (unreadable fields masked); one running as system sees all of it.
         let (mut previous_as_system, mut previous_as_user) = (None, None);
         for hook in self.hooks.matching(ev.object, ev.event) {
+            // A plugin's own writes do not fire its own hooks (its instance is busy serving the first one).
+            if let (Body::Plugin(p), Some(acting)) = (&hook.body, &principal.plugin)
+                && p.id == acting.id
+            {
+                continue;
+            }
             if let Some(condition) = &hook.condition {
                 let record = input.as_object().cloned().unwrap_or_default();
                 let previous = ev
@@ -432,7 +470,9 @@ impl Kernel {
                     }
                 }
             }
-            let previous = if hook.run_as_system {
+            // A plugin granted to read the object sees all of the stored record, as a system body does.
+            let full_view = hook.run_as_system || matches!(hook.body, Body::Plugin(_));
+            let previous = if full_view {
                 previous_as_system
                     .get_or_insert_with(|| {
                         ev.previous.map(|p| Value::Object(p.clone()).to_string())
@@ -600,6 +640,7 @@ impl Kernel {
                     _ => HookOutcome::Proceed(None),
                 })
             }
+            Body::Plugin(plugin) => self.plugin_hook(tx, plugin, principal, cx, event).await,
             Body::Unavailable(why) => Err(DataError::FunctionUnavailable {
                 name: hook.name.clone(),
                 reason: why.clone(),
@@ -646,6 +687,12 @@ impl Kernel {
                 return Err(GuestError::Internal(
                     DataError::HookDepth(self.sandbox_config.max_hook_depth).to_string(),
                 ));
+            }
+            // A plugin reaches only the objects its grants name, whatever else it could see as the runtime.
+            if let Some(plugin) = &principal.plugin {
+                plugin.check(&call, |o| {
+                    self.catalog.object(o).is_some_and(|s| s.internal)
+                })?;
             }
             let op = match call {
                 GuestCall::Find { object, query } => {

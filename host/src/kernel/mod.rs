@@ -6,6 +6,7 @@ pub mod actions;
 mod enforce;
 mod group_commit;
 pub mod hooks;
+pub mod plugins;
 mod seeds;
 
 use crate::artifact::Artifact;
@@ -40,6 +41,8 @@ pub struct Principal {
     pub email: Option<String>,
     /// The HTTP request this principal acts in (recorded in the audit log).
     pub request_id: Option<String>,
+    /// Set when a plugin acts: its data calls are limited to its granted capabilities.
+    pub plugin: Option<Arc<crate::plugins::runtime::PluginPrincipal>>,
 }
 
 impl Principal {
@@ -59,6 +62,7 @@ impl Principal {
             is_system: false,
             email: None,
             request_id: None,
+            plugin: None,
         }
     }
 
@@ -168,8 +172,8 @@ pub struct Kernel {
     pub permissions: PermissionSets,
     /// Validation rules per object.
     rules: crate::automation::validation::Rules,
-    /// Plugins the trust policy admitted at start-up.
-    pub plugins: Vec<crate::plugins::loader::PluginStatus>,
+    /// Plugins the trust policy admitted at start-up, loaded and (after boot) running.
+    pub plugins: crate::plugins::runtime::PluginHost,
     /// This kernel, for work that outlives a request (async after-hooks).
     me: Weak<Kernel>,
 }
@@ -215,7 +219,7 @@ impl Kernel {
         })?;
         let js_sources = js_sources(&artifact);
         let runs_js = config.js_runtime.is_some() && !js_sources.is_empty();
-        let sandbox = if artifact_has_wasm(&artifact) || runs_js {
+        let sandbox = if artifact_has_wasm(&artifact) || runs_js || !config.plugins.is_empty() {
             Some(match &config.shared_sandbox {
                 Some(shared) => shared.with_config(config.sandbox.clone()),
                 None => crate::sandbox::Sandbox::new(config.engine.clone(), config.sandbox.clone())
@@ -258,7 +262,24 @@ impl Kernel {
                 Arc::new(runtime),
             );
         }
-        let hooks = hooks::Hooks::compile(&artifact, sandbox.as_ref(), &mut components)?;
+        let mut plugins = crate::plugins::runtime::PluginHost::default();
+        if let Some(sandbox) = &sandbox {
+            for admitted in &config.plugins {
+                match crate::plugins::runtime::RunningPlugin::load(
+                    sandbox,
+                    &config.sandbox,
+                    admitted,
+                ) {
+                    Ok(p) => plugins.plugins.push(Arc::new(p)),
+                    Err(e) if config.skip_bad_plugins => {
+                        tracing::error!("plugin left out (--skip-bad-plugins): {e}");
+                    }
+                    Err(e) => return Err(DataError::Schema(format!("plugin {e}"))),
+                }
+            }
+        }
+        let hooks = hooks::Hooks::compile(&artifact, sandbox.as_ref(), &mut components)?
+            .with_plugins(&plugins.plugins);
         let actions = actions::Actions::compile(&artifact, sandbox.as_ref(), &mut components)?;
         let kernel = Arc::new_cyclic(|me| Kernel {
             artifact: Arc::new(artifact),
@@ -274,9 +295,10 @@ impl Kernel {
             sandbox_config: config.sandbox.clone(),
             permissions,
             rules,
-            plugins: config.plugins.clone(),
+            plugins,
             me: me.clone(),
         });
+        kernel.start_plugins(config.skip_bad_plugins).await?;
         kernel.load_permission_bindings().await?;
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))

@@ -17,7 +17,20 @@ pub struct PluginStatus {
     /// The trusted key that vouched for it; `None` for an unsigned plugin admitted by `allow_unsigned`.
     pub signed_by: Option<String>,
     pub capabilities: Vec<String>,
+    /// `admitted` (checked, not started), `running`, `failed` (its `init` or loading failed), `stopped`.
     pub status: String,
+    /// Times its instance was made again after a call trapped or broke a limit.
+    pub restarts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A plugin file the trust policy admitted: the decision, what health reports, and the component's bytes.
+#[derive(Clone, Debug)]
+pub struct AdmittedPlugin {
+    pub admitted: Admitted,
+    pub status: PluginStatus,
+    pub bytes: std::sync::Arc<Vec<u8>>,
 }
 
 pub struct LoadOptions<'a> {
@@ -30,7 +43,7 @@ pub struct LoadOptions<'a> {
 
 /// The admitted plugins in start order, and the refusals that were skipped.
 pub struct Loaded {
-    pub plugins: Vec<(Admitted, PluginStatus)>,
+    pub plugins: Vec<AdmittedPlugin>,
     pub skipped: Vec<String>,
 }
 
@@ -41,7 +54,7 @@ pub fn admit_dir(opts: &LoadOptions<'_>) -> Result<Loaded, String> {
         .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         .collect();
     files.sort();
-    let mut admitted: Vec<(Admitted, String)> = Vec::new();
+    let mut admitted: Vec<(Admitted, String, Vec<u8>)> = Vec::new();
     let mut skipped = Vec::new();
     let refuse = |message: String, skipped: &mut Vec<String>| -> Result<(), String> {
         if opts.skip_bad {
@@ -62,32 +75,38 @@ pub fn admit_dir(opts: &LoadOptions<'_>) -> Result<Loaded, String> {
             .policy
             .admit(&name, &bytes, opts.now, opts.allow_unsigned)
         {
-            Ok(a) if admitted.iter().any(|(b, _)| b.manifest.id == a.manifest.id) => refuse(
-                format!(
-                    "{name}: another file already provides plugin {}",
-                    a.manifest.id
-                ),
-                &mut skipped,
-            )?,
-            Ok(a) => admitted.push((a, name)),
+            Ok(a)
+                if admitted
+                    .iter()
+                    .any(|(b, ..)| b.manifest.id == a.manifest.id) =>
+            {
+                refuse(
+                    format!(
+                        "{name}: another file already provides plugin {}",
+                        a.manifest.id
+                    ),
+                    &mut skipped,
+                )?
+            }
+            Ok(a) => admitted.push((a, name, bytes)),
             Err(e) => refuse(e.to_string(), &mut skipped)?,
         }
     }
     // Dependencies: with skip_bad, plugins whose dependencies fail are left out until the rest orders.
     let order = loop {
-        let manifests: Vec<_> = admitted.iter().map(|(a, _)| a.manifest.clone()).collect();
+        let manifests: Vec<_> = admitted.iter().map(|(a, ..)| a.manifest.clone()).collect();
         match start_order(&manifests) {
             Ok(order) => break order,
             Err(e) => {
                 refuse(e.message.clone(), &mut skipped)?;
-                admitted.retain(|(a, _)| !e.plugins.contains(&a.manifest.id));
+                admitted.retain(|(a, ..)| !e.plugins.contains(&a.manifest.id));
             }
         }
     };
     let mut plugins = Vec::new();
     for id in order {
-        if let Some(i) = admitted.iter().position(|(a, _)| a.manifest.id == id) {
-            let (a, file) = admitted.swap_remove(i);
+        if let Some(i) = admitted.iter().position(|(a, ..)| a.manifest.id == id) {
+            let (a, file, bytes) = admitted.swap_remove(i);
             let status = PluginStatus {
                 id: a.manifest.id.clone(),
                 version: a.manifest.version.clone(),
@@ -96,10 +115,15 @@ pub fn admit_dir(opts: &LoadOptions<'_>) -> Result<Loaded, String> {
                 content_sha256: a.content_sha256.clone(),
                 signed_by: a.signed_by.clone(),
                 capabilities: a.capabilities.iter().map(|c| c.to_string()).collect(),
-                // Running plugins (their worlds, lifecycle) is not built yet: admitted is as far as they get.
                 status: "admitted".into(),
+                restarts: 0,
+                last_error: None,
             };
-            plugins.push((a, status));
+            plugins.push(AdmittedPlugin {
+                admitted: a,
+                status,
+                bytes: std::sync::Arc::new(bytes),
+            });
         }
     }
     Ok(Loaded { plugins, skipped })

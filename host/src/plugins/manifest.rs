@@ -45,6 +45,22 @@ pub struct Manifest {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub limits: RequestedLimits,
+    /// Hooks plugins: the objects and events they listen to.
+    #[serde(default)]
+    pub hooks: Vec<PluginHook>,
+}
+
+/// One subscription of a hooks plugin: `{"object": "crm_account" | "*", "events": ["afterInsert"],
+/// "priority": 100, "onError": "abort" | "log"}`. Listening to an object needs `data:read:<object>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginHook {
+    pub object: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub on_error: Option<String>,
 }
 
 /// A capability a plugin may ask for; anything else is refused when the manifest is read.
@@ -120,6 +136,44 @@ impl Manifest {
         for (i, c) in m.capabilities.iter().enumerate() {
             Capability::parse(c).map_err(|e| format!("capabilities[{i}]: {e}"))?;
         }
+        match (&m.kind, m.hooks.is_empty()) {
+            (PluginKind::Hooks, true) => {
+                return Err("hooks: a hooks plugin must listen to at least one object".into());
+            }
+            (PluginKind::Driver | PluginKind::Service, false) => {
+                return Err("hooks: only a plugin of kind hooks listens to object events".into());
+            }
+            _ => {}
+        }
+        let capabilities = m.capabilities();
+        for (i, h) in m.hooks.iter().enumerate() {
+            if h.events.is_empty() {
+                return Err(format!("hooks[{i}].events: name at least one event"));
+            }
+            for (j, e) in h.events.iter().enumerate() {
+                if !crate::artifact::validate::HOOK_EVENTS.contains(&e.as_str()) {
+                    return Err(format!(
+                        "hooks[{i}].events[{j}]: \"{e}\" is not a hook event ({})",
+                        crate::artifact::validate::HOOK_EVENTS.join(", ")
+                    ));
+                }
+            }
+            if let Some(o) = &h.on_error
+                && o != "abort"
+                && o != "log"
+            {
+                return Err(format!("hooks[{i}].onError: \"{o}\" is not abort or log"));
+            }
+            if !capabilities.iter().any(|c| match c {
+                Capability::DataRead(pattern) => object_pattern_matches(pattern, &h.object, false),
+                _ => false,
+            }) {
+                return Err(format!(
+                    "hooks[{i}]: listening to {} needs the capability data:read:{}",
+                    h.object, h.object
+                ));
+            }
+        }
         Ok(m)
     }
 
@@ -128,5 +182,21 @@ impl Manifest {
             .iter()
             .filter_map(|c| Capability::parse(c).ok())
             .collect()
+    }
+}
+
+/// Whether a capability's object pattern (`crm_account`, `crm_*`, `*`) covers `object`. Runtime-provided
+/// objects (`sys_*`: users, sessions, the audit log) are covered only by their exact name, never by a
+/// wildcard.
+pub fn object_pattern_matches(pattern: &str, object: &str, internal: bool) -> bool {
+    if pattern == object {
+        return true;
+    }
+    if internal {
+        return false;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => object.starts_with(prefix),
+        None => false,
     }
 }

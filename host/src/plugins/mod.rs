@@ -1,8 +1,9 @@
 //! Third-party plugins: the manifest they carry, their Ed25519 signatures (the WebAssembly tool-conventions
-//! format) and the operator's trust policy that decides which may load and with which capabilities.
-//! Loading them into the kernel (lifecycle, driver / service / hooks worlds) is not built yet.
+//! format), the operator's trust policy that decides which may load and with which capabilities, and the
+//! running plugins (service and hooks worlds; driver plugins are not built yet).
 
 pub mod loader;
 pub mod manifest;
+pub mod runtime;
 pub mod signature;
 pub mod trust;

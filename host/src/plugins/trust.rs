@@ -13,6 +13,9 @@
 //! fuel = 50000000                  # optional limits, within the operator's maxima
 //! memory_mb = 32
 //! timeout_ms = 2000
+//! callers = ["everyone"]           # service plugins: who may call POST /api/v1/services/<id>/<method>
+//! [grants."com.example.webhook".config]   # optional: handed to the plugin's init(config) as JSON
+//! url = "http://hooks.example.com/in"
 //! ```
 //!
 //! Capabilities live here, keyed by plugin id (and optionally the content's SHA-256), never in the binary:
@@ -46,6 +49,13 @@ pub struct Grant {
     pub memory_mb: Option<u64>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+    /// Service plugins: positions whose holders may call its methods over REST (`everyone`: any signed-in
+    /// user). Platform admins always may; nobody else when empty.
+    #[serde(default)]
+    pub callers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -41,3 +41,33 @@ pub mod script {
 }
 
 pub use hook::objectos::host::types::{Caller, Error as GuestError};
+
+/// The `service-plugin` world (a third party's service, one long-lived instance).
+pub mod service_plugin {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "service-plugin",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "objectos:host/types": super::hook::objectos::host::types,
+            "objectos:host/data": super::hook::objectos::host::data,
+            "objectos:host/log": super::hook::objectos::host::log,
+        },
+    });
+}
+
+/// The `hooks-plugin` world (a third party's lifecycle hooks, one long-lived instance).
+pub mod hooks_plugin {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hooks-plugin",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "objectos:host/types": super::hook::objectos::host::types,
+            "objectos:host/data": super::hook::objectos::host::data,
+            "objectos:host/log": super::hook::objectos::host::log,
+        },
+    });
+}

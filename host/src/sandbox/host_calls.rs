@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 /// A guest's data call, for the kernel to run.
 #[derive(Debug)]
@@ -57,6 +58,12 @@ pub struct GuestState {
     host_call_timeout: Duration,
     pub(super) stdout: MemoryOutputPipe,
     pub(super) stderr: MemoryOutputPipe,
+    stdout_seen: usize,
+    stderr_seen: usize,
+    max_log_bytes: usize,
+    http: WasiHttpCtx,
+    /// Where a plugin granted `http:outbound:<host>` may send requests (nobody else links wasi:http).
+    pub(super) outbound: OutboundHttp,
 }
 
 impl GuestState {
@@ -86,15 +93,40 @@ impl GuestState {
             host_call_timeout,
             stdout,
             stderr,
+            stdout_seen: 0,
+            stderr_seen: 0,
+            max_log_bytes,
+            http: WasiHttpCtx::new(),
+            outbound: OutboundHttp::default(),
         }
     }
 
-    /// Whatever the guest printed, into the host log (capped by the pipes).
-    pub(super) fn flush_output(&self) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            let bytes = pipe.contents();
+    /// A long-lived (plugin) instance's stdout and stderr go nowhere: a capped pipe would fill and then fail
+    /// the guest's writes for the rest of its life. Plugins log through the `log` interface.
+    pub(super) fn discard_stdio(&mut self) {
+        self.wasi = wasmtime_wasi::WasiCtxBuilder::new().build();
+    }
+
+    /// Before each call into a long-lived (plugin) instance: its data calls go to `bridge`, and its log
+    /// allowance and memory-limit flag start afresh.
+    pub(super) fn rearm(&mut self, bridge: Option<DataBridge>) {
+        self.bridge = bridge;
+        self.log_left = self.max_log_bytes;
+        self.limiter.hit = false;
+    }
+
+    /// Whatever the guest printed, into the host log (capped by the pipes). A long-lived instance's pipes
+    /// keep filling; only what is new since the last call is logged.
+    pub(super) fn flush_output(&mut self) {
+        for (stream, pipe, seen) in [
+            ("stdout", &self.stdout, &mut self.stdout_seen),
+            ("stderr", &self.stderr, &mut self.stderr_seen),
+        ] {
+            let all = pipe.contents();
+            let bytes = all.get(*seen..).unwrap_or_default();
+            *seen = all.len();
             if !bytes.is_empty() {
-                tracing::info!(body = %self.body, stream, "{}", String::from_utf8_lossy(&bytes).trim_end());
+                tracing::info!(body = %self.body, stream, "{}", String::from_utf8_lossy(bytes).trim_end());
             }
         }
     }
@@ -106,6 +138,77 @@ impl WasiView for GuestState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The host side of a plugin's outbound HTTP: a request goes out only to an authority (`host` or
+/// `host:port`) the operator granted with `http:outbound:<host[:port]>`; anything else is refused
+/// (`HTTP-request-denied` to the guest) before a connection is made.
+#[derive(Clone, Debug, Default)]
+pub struct OutboundHttp {
+    pub plugin: String,
+    /// Lowercase `host` (default ports only) or `host:port`.
+    pub allowed: Vec<String>,
+}
+
+impl OutboundHttp {
+    /// Whether `uri` is one of the granted destinations. A grant without a port admits the scheme's
+    /// default port only, so `http:outbound:example.com` does not open `example.com:22`.
+    pub fn allows(&self, uri: &http::Uri) -> bool {
+        let Some(host) = uri.host() else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        let default_port = match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        };
+        let port = uri.port_u16().unwrap_or(default_port);
+        self.allowed.iter().any(|a| match a.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                *h == host && p.parse::<u16>().ok() == Some(port)
+            }
+            _ => *a == host && port == default_port,
+        })
+    }
+}
+
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for OutboundHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        drop(fut);
+        if !self.allows(request.uri()) {
+            tracing::warn!(plugin = %self.plugin, uri = %request.uri(), "outbound HTTP refused: not granted");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        tracing::debug!(plugin = %self.plugin, uri = %request.uri(), "outbound HTTP");
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
     }
 }
 

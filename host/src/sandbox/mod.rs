@@ -9,6 +9,7 @@ pub mod bindings;
 mod cache;
 pub mod host_calls;
 pub mod limits;
+pub mod plugin;
 mod snapshot;
 
 pub use bindings::{Caller, GuestError};
@@ -404,11 +405,15 @@ impl Sandbox {
             store.set_fuel(limits.fuel).map_err(|e| internal(name, e))?;
         }
         if self.shared.config.epochs {
-            let ticks = limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1;
-            store.set_epoch_deadline(ticks);
+            store.set_epoch_deadline(self.deadline_ticks(limits));
             store.epoch_deadline_trap();
         }
         Ok(store)
+    }
+
+    /// A call's wall-clock limit in epoch ticks (rounded up, plus the tick already under way).
+    fn deadline_ticks(&self, limits: &Limits) -> u64 {
+        limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1
     }
 
     /// Turns a failed call into the error that says what the guest did.
@@ -511,7 +516,7 @@ impl Sandbox {
                 }
             })
             .await;
-        store.data().flush_output();
+        store.data_mut().flush_output();
         result?.map_err(|e| SandboxError::Guest {
             body: name.to_string(),
             error: e.into(),

@@ -178,7 +178,7 @@ impl Sandbox {
             .call_prepare(&mut store, sources)
             .await
             .map_err(|e| self.classify(name, &PREPARE_LIMITS, &store, e))?;
-        store.data().flush_output();
+        store.data_mut().flush_output();
         tracing::debug!(
             bodies = sources.len(),
             compiled,

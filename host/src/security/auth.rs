@@ -446,6 +446,7 @@ impl AuthService {
             is_system: true,
             email: None,
             request_id: None,
+            plugin: None,
         };
         let rec = obj(json!({
             "id": user_id, "name": name.trim(), "email": email, "email_verified": false, "role": "user",
@@ -684,6 +685,7 @@ impl AuthService {
             is_system: true,
             email: None,
             request_id: None,
+            plugin: None,
         };
         let rec = obj(
             json!({"token_hash": sha256_hex(&token), "user_id": user_id, "expires_at": expires, "active_organization_id": org,
@@ -896,6 +898,7 @@ fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> 
             .and_then(Value::as_str)
             .map(str::to_string),
         request_id: None,
+        plugin: None,
     };
     Identity {
         principal,
