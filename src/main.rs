@@ -518,7 +518,24 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         "listening on http://{addr} (ready {:.0} ms after start)",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    // Ctrl-C, or SIGTERM (what service managers send): serve the requests under way, then stop the plugins.
     let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
