@@ -1,6 +1,6 @@
 //! Every filter operator, both wire forms, and value macros — on SQLite and PostgreSQL.
 
-use crate::on_both_drivers;
+use crate::on_all_drivers;
 use crate::support::K;
 use serde_json::json;
 
@@ -27,7 +27,7 @@ pub async fn seed_items(k: &K<'_>) {
         "tags": ["green"], "notes": "100% sure_x", "rate": 99.5})).await;
 }
 
-on_both_drivers!(comparison_operators, |k| {
+on_all_drivers!(comparison_operators, |k| {
     seed_items(&k).await;
     assert_eq!(k.names("t_item", json!({"qty": 15})).await, ["beta"]);
     assert_eq!(
@@ -116,7 +116,7 @@ on_both_drivers!(comparison_operators, |k| {
     );
 });
 
-on_both_drivers!(null_and_exists, |k| {
+on_all_drivers!(null_and_exists, |k| {
     seed_items(&k).await;
     assert_eq!(
         k.names("t_item", json!({"price": {"$null": true}})).await,
@@ -142,7 +142,7 @@ on_both_drivers!(null_and_exists, |k| {
     );
 });
 
-on_both_drivers!(text_operators, |k| {
+on_all_drivers!(text_operators, |k| {
     seed_items(&k).await;
     // contains / startsWith / endsWith are case-sensitive; icontains and ilike are not.
     assert_eq!(
@@ -220,7 +220,7 @@ on_both_drivers!(text_operators, |k| {
     );
 });
 
-on_both_drivers!(list_fields, |k| {
+on_all_drivers!(list_fields, |k| {
     seed_items(&k).await;
     assert_eq!(
         k.names("t_item", json!({"tags": {"$contains": "red"}}))
@@ -239,7 +239,7 @@ on_both_drivers!(list_fields, |k| {
     );
 });
 
-on_both_drivers!(logical_combinators, |k| {
+on_all_drivers!(logical_combinators, |k| {
     seed_items(&k).await;
     assert_eq!(
         k.names("t_item", json!({"$or": [{"qty": 0}, {"qty": 1000}]}))
@@ -273,7 +273,7 @@ on_both_drivers!(logical_combinators, |k| {
     assert_eq!(k.names("t_item", json!({"$and": []})).await.len(), 4);
 });
 
-on_both_drivers!(field_comparand, |k| {
+on_all_drivers!(field_comparand, |k| {
     seed_items(&k).await;
     // rows where rate > qty: alpha (12.5 > 5), beta (50 > 15).
     assert_eq!(
@@ -289,7 +289,7 @@ on_both_drivers!(field_comparand, |k| {
     );
 });
 
-on_both_drivers!(array_form, |k| {
+on_all_drivers!(array_form, |k| {
     seed_items(&k).await;
     let names = |f: serde_json::Value| {
         let k = &k;
@@ -372,7 +372,7 @@ on_both_drivers!(array_form, |k| {
     );
 });
 
-on_both_drivers!(macros, |k| {
+on_all_drivers!(macros, |k| {
     seed_items(&k).await;
     assert_eq!(
         k.names("t_item", json!({"due": "{today}"})).await,
@@ -438,7 +438,7 @@ on_both_drivers!(macros, |k| {
     );
 });
 
-on_both_drivers!(filter_errors, |k| {
+on_all_drivers!(filter_errors, |k| {
     seed_items(&k).await;
     let e = k
         .query("t_item", json!({"where": {"nosuch": 1}}))
@@ -508,7 +508,7 @@ on_both_drivers!(filter_errors, |k| {
     );
 });
 
-on_both_drivers!(injection_is_inert, |k| {
+on_all_drivers!(injection_is_inert, |k| {
     seed_items(&k).await;
     // Values are bound parameters: SQL in a value is just text that matches nothing.
     assert!(

@@ -1,6 +1,6 @@
 //! Coercion and validation of every field type, with the real server's error codes and shapes.
 
-use crate::on_both_drivers;
+use crate::on_all_drivers;
 use crate::support::{K, id_of};
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ async fn refusal(k: &K<'_>, record: Value) -> Value {
     }
 }
 
-on_both_drivers!(coercion_round_trips, |k| {
+on_all_drivers!(coercion_round_trips, |k| {
     let r = k
         .ok(
             "t_item",
@@ -62,7 +62,7 @@ on_both_drivers!(coercion_round_trips, |k| {
     assert_eq!(r["score"], Value::Null);
 });
 
-on_both_drivers!(error_codes, |k| {
+on_all_drivers!(error_codes, |k| {
     let cases: Vec<(Value, &str, &str, Value)> = vec![
         (json!({}), "name", "required", json!(null)),
         (json!({"name": "   "}), "name", "required", json!(null)),
@@ -236,7 +236,7 @@ on_both_drivers!(error_codes, |k| {
     assert!(k.find("t_item", json!({})).await.is_empty());
 });
 
-on_both_drivers!(update_validation, |k| {
+on_all_drivers!(update_validation, |k| {
     let r = k.ok("t_item", json!({"name": "upd", "qty": 1})).await;
     let id = id_of(&r);
     let e = k
@@ -296,7 +296,7 @@ on_both_drivers!(update_validation, |k| {
     assert_eq!(u["qty"], Value::Null);
 });
 
-on_both_drivers!(system_fields_and_ids, |k| {
+on_all_drivers!(system_fields_and_ids, |k| {
     let r = k.ok("t_item", json!({"name": "sys", "created_by": "mallory", "organization_id": "org_evil", "created_at": "1999-01-01"})).await;
     assert_eq!(r["created_by"], "user_alice");
     assert_eq!(r["updated_by"], "user_alice");

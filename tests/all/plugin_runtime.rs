@@ -3,13 +3,10 @@
 //! HTTP only to granted hosts), long-lived instances made again after a runaway call, `init` failures and
 //! dependencies, and the REST route `POST /api/v1/services/:plugin/:method`.
 
-use crate::support::{Db, Server, start_server_with};
+use crate::support::{Db, PluginSpec, Server, admit_plugins as admit, start_server_with};
 use objectos_host::artifact::Artifact;
 use objectos_host::kernel::Kernel;
-use objectos_host::plugins::loader::{self, AdmittedPlugin};
-use objectos_host::plugins::manifest::MANIFEST_SECTION;
-use objectos_host::plugins::signature::{self, SecretKey};
-use objectos_host::plugins::trust::TrustPolicy;
+use objectos_host::plugins::loader::AdmittedPlugin;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,51 +21,6 @@ fn app() -> Value {
              "fields": {"title": {"type": "text", "label": "Title"}}}
         ]
     })
-}
-
-/// One plugin to sign and the trust policy's grant for it.
-struct PluginSpec<'a> {
-    file: &'a str,
-    component: &'a str,
-    manifest: Value,
-    grant: &'a str,
-}
-
-/// Signs each plugin with one vendor key into a fresh directory, writes the trust policy, and admits them.
-fn admit(test: &str, specs: &[PluginSpec<'_>]) -> Vec<AdmittedPlugin> {
-    let dir = std::env::temp_dir().join(format!("objectos-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let vendor = SecretKey::generate().unwrap();
-    let public = vendor.public_key();
-    let mut policy = format!(
-        "[[keys]]\nkey_id = \"{}\"\npublic_key = \"{}\"\nplugins = [\"com.example.*\"]\n\n",
-        public.key_id(),
-        hex::encode(public.0)
-    );
-    for spec in specs {
-        let bytes = std::fs::read(spec.component).unwrap();
-        let with_manifest = signature::with_custom_section(
-            &bytes,
-            MANIFEST_SECTION,
-            spec.manifest.to_string().as_bytes(),
-        )
-        .unwrap();
-        let signed = signature::sign(&with_manifest, &vendor).unwrap();
-        std::fs::write(dir.join(spec.file), signed).unwrap();
-        policy.push_str(spec.grant);
-        policy.push('\n');
-    }
-    let policy = TrustPolicy::parse(&policy).expect("policy parses");
-    loader::admit_dir(&loader::LoadOptions {
-        dir: &dir,
-        policy: &policy,
-        allow_unsigned: false,
-        skip_bad: false,
-        now: chrono::Utc::now(),
-    })
-    .expect("plugins admitted")
-    .plugins
 }
 
 fn sample_service(capabilities: &[&str], grant_extra: &str) -> (Value, String) {

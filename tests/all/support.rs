@@ -121,6 +121,91 @@ pub async fn boot(db: Db, test: &str, artifact: Value) -> std::sync::Arc<Kernel>
     kernel
 }
 
+/// One plugin to sign and the trust policy's grant for it.
+pub struct PluginSpec<'a> {
+    pub file: &'a str,
+    pub component: &'a str,
+    pub manifest: Value,
+    pub grant: &'a str,
+}
+
+/// Signs each plugin with one vendor key into a fresh directory, writes the trust policy, and admits them.
+pub fn admit_plugins(
+    test: &str,
+    specs: &[PluginSpec<'_>],
+) -> Vec<objectos_host::plugins::loader::AdmittedPlugin> {
+    let dir = std::env::temp_dir().join(format!("objectos-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let vendor = objectos_host::plugins::signature::SecretKey::generate().unwrap();
+    let public = vendor.public_key();
+    let mut policy = format!(
+        "[[keys]]\nkey_id = \"{}\"\npublic_key = \"{}\"\nplugins = [\"com.example.*\"]\n\n",
+        public.key_id(),
+        hex::encode(public.0)
+    );
+    for spec in specs {
+        let bytes = std::fs::read(spec.component).unwrap();
+        let with_manifest = objectos_host::plugins::signature::with_custom_section(
+            &bytes,
+            objectos_host::plugins::manifest::MANIFEST_SECTION,
+            spec.manifest.to_string().as_bytes(),
+        )
+        .unwrap();
+        let signed = objectos_host::plugins::signature::sign(&with_manifest, &vendor).unwrap();
+        std::fs::write(dir.join(spec.file), signed).unwrap();
+        policy.push_str(spec.grant);
+        policy.push('\n');
+    }
+    let policy = objectos_host::plugins::trust::TrustPolicy::parse(&policy).expect("policy parses");
+    objectos_host::plugins::loader::admit_dir(&objectos_host::plugins::loader::LoadOptions {
+        dir: &dir,
+        policy: &policy,
+        allow_unsigned: false,
+        skip_bad: false,
+        now: chrono::Utc::now(),
+    })
+    .expect("plugins admitted")
+    .plugins
+}
+
+/// testapp with `t_item` stored by the KV driver plugin (plugins/kv-driver), signed and admitted; the other
+/// objects stay in SQL.
+pub fn kv_testapp() -> (Value, Vec<objectos_host::plugins::loader::AdmittedPlugin>) {
+    let mut app = testapp();
+    app["datasources"] = json!([{"name": "kv", "driver": "com.example.kv"}]);
+    if let Some(objects) = app["objects"].as_array_mut() {
+        for o in objects.iter_mut().filter(|o| o["name"] == "t_item") {
+            o["datasource"] = json!("kv");
+        }
+    }
+    let plugins = admit_plugins(
+        "kv",
+        &[PluginSpec {
+            file: "kv.wasm",
+            component: objectos_guest_artifacts::KV_DRIVER,
+            manifest: json!({"id": "com.example.kv", "version": "1.0.0", "kind": "driver"}),
+            grant: "",
+        }],
+    );
+    (app, plugins)
+}
+
+/// `boot` with the KV driver plugin serving `t_item` (SQLite for the rest).
+pub async fn boot_kv(test: &str) -> std::sync::Arc<Kernel> {
+    let (app, plugins) = kv_testapp();
+    let artifact = Artifact::from_value(app).expect("artifact is valid");
+    let url = database_url(Db::Sqlite, test).await;
+    let mut cfg = config(url);
+    cfg.plugins = plugins;
+    let (kernel, _) = Kernel::boot(artifact, &cfg).await.expect("kernel boots");
+    kernel
+        .adopt_unowned_rows("org_one", "user_alice")
+        .await
+        .expect("adopt seeds");
+    kernel
+}
+
 pub fn alice() -> Principal {
     Principal::user("user_alice", Some("org_one"))
 }
@@ -276,6 +361,34 @@ macro_rules! on_both_drivers {
             #[tokio::test]
             async fn postgres() {
                 let kernel = $crate::support::boot($crate::support::Db::Postgres, module_path!(), $crate::support::testapp()).await;
+                run($crate::support::K(&kernel)).await;
+            }
+        }
+    };
+}
+
+/// `on_both_drivers!`, and once more with `t_item` stored by the KV driver plugin: the same scenario, the same
+/// expected answers.
+#[macro_export]
+macro_rules! on_all_drivers {
+    ($name:ident, |$k:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($k: $crate::support::K<'_>) $body
+            #[tokio::test]
+            async fn sqlite() {
+                let kernel = $crate::support::boot($crate::support::Db::Sqlite, module_path!(), $crate::support::testapp()).await;
+                run($crate::support::K(&kernel)).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let kernel = $crate::support::boot($crate::support::Db::Postgres, module_path!(), $crate::support::testapp()).await;
+                run($crate::support::K(&kernel)).await;
+            }
+            #[tokio::test]
+            async fn kv_driver_plugin() {
+                let kernel = $crate::support::boot_kv(module_path!()).await;
                 run($crate::support::K(&kernel)).await;
             }
         }

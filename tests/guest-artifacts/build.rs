@@ -13,6 +13,7 @@ const COMPONENTS: &[&str] = &[
     "sample_service",
     "webhook",
     "audit_forward",
+    "kv_driver",
 ];
 
 fn main() {

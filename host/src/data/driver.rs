@@ -110,6 +110,12 @@ pub trait Transaction: Send {
         field: &'a str,
     ) -> BoxFuture<'a, Result<i64, DataError>>;
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>>;
+    /// Rolls back explicitly. Dropping a SQL transaction rolls it back; a datasource whose writes are not
+    /// transactional (a driver plugin) undoes them here.
+    fn rollback(self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>> {
+        drop(self);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod driver;
 pub mod error;
 pub mod filter;
+pub mod plugin_driver;
 pub mod postgres;
 pub mod query;
 pub mod schema;

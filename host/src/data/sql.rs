@@ -150,7 +150,7 @@ impl Builder {
 }
 
 /// Normalizes a comparison operand to the column's stored form, so both dialects compare like with like.
-fn operand_value(field: &FieldSchema, v: &Value) -> SqlValue {
+pub(crate) fn operand_value(field: &FieldSchema, v: &Value) -> SqlValue {
     let storage = field.storage.unwrap_or(StorageKind::Text);
     match storage {
         StorageKind::Number(_) => match v {
@@ -220,7 +220,7 @@ fn like_to_glob(pattern: &str) -> String {
     out
 }
 
-fn text_of(v: &Value) -> String {
+pub(crate) fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

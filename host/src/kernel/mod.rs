@@ -204,9 +204,23 @@ impl Kernel {
             &artifact.definition,
             &crate::security::system_objects::definitions(),
         );
-        let schema = driver
-            .sync_schema(&catalog, config.allow_destructive_migrations)
-            .await?;
+        // Objects whose datasource names a driver plugin are stored by it, not in SQL.
+        let routed_objects = plugin_routed_objects(&artifact, &config.plugins)?;
+        let schema = if routed_objects.is_empty() {
+            driver
+                .sync_schema(&catalog, config.allow_destructive_migrations)
+                .await?
+        } else {
+            let mut sql_only = artifact.definition.clone();
+            sql_only
+                .objects
+                .retain(|o| !routed_objects.contains_key(&o.name));
+            let sql_catalog =
+                Catalog::with_internal(&sql_only, &crate::security::system_objects::definitions());
+            driver
+                .sync_schema(&sql_catalog, config.allow_destructive_migrations)
+                .await?
+        };
         let formulas = compile_formulas(&artifact);
         let rules = crate::automation::validation::Rules::compile(&artifact).map_err(|errors| {
             DataError::Schema(format!("validation rules: {}", errors.join("; ")))
@@ -280,6 +294,29 @@ impl Kernel {
         }
         let hooks = hooks::Hooks::compile(&artifact, sandbox.as_ref(), &mut components)?
             .with_plugins(&plugins.plugins);
+        let routed = match (&sandbox, routed_objects.is_empty()) {
+            (Some(sandbox), false) => {
+                let mut routes = HashMap::new();
+                for (object, plugin_id) in &routed_objects {
+                    let plugin = plugins.get(plugin_id).ok_or_else(|| {
+                        DataError::Schema(format!(
+                            "object {object} is stored by driver plugin {plugin_id}, which did not load"
+                        ))
+                    })?;
+                    routes.insert(object.clone(), plugin.clone());
+                }
+                Some(Arc::new(crate::data::plugin_driver::RoutedDriver {
+                    sql: driver.clone(),
+                    routes: Arc::new(routes),
+                    sandbox: sandbox.clone(),
+                }))
+            }
+            _ => None,
+        };
+        let driver: Arc<dyn Driver> = match &routed {
+            Some(r) => r.clone(),
+            None => driver,
+        };
         let actions = actions::Actions::compile(&artifact, sandbox.as_ref(), &mut components)?;
         let kernel = Arc::new_cyclic(|me| Kernel {
             artifact: Arc::new(artifact),
@@ -299,6 +336,9 @@ impl Kernel {
             me: me.clone(),
         });
         kernel.start_plugins(config.skip_bad_plugins).await?;
+        if let Some(routed) = &routed {
+            routed.sync_plugins(&kernel.catalog).await?;
+        }
         kernel.load_permission_bindings().await?;
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))
@@ -444,7 +484,15 @@ impl Kernel {
                     }
                     let mut cx = WriteCx::at_depth(depth);
                     let mut tx = self.driver.begin().await?;
-                    let result = self.write_in(&mut *tx, principal, write, &mut cx).await?;
+                    let result = match self.write_in(&mut *tx, principal, write, &mut cx).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            if let Err(undo) = tx.rollback().await {
+                                tracing::error!("rolling back a failed write: {undo}");
+                            }
+                            return Err(e);
+                        }
+                    };
                     tx.commit().await?;
                     self.spawn_after_commit(cx.after_commit);
                     Ok(result)
@@ -1830,4 +1878,45 @@ fn at_index(e: DataError, list: &str, i: usize) -> DataError {
         },
         other => other,
     }
+}
+
+/// Object → driver plugin id, for objects whose datasource's `driver` names an admitted driver plugin
+/// (`"com.example.kv"` or `"plugin:com.example.kv"`). A `plugin:` driver that names no admitted driver plugin
+/// is an error.
+fn plugin_routed_objects(
+    artifact: &Artifact,
+    plugins: &[crate::plugins::loader::AdmittedPlugin],
+) -> Result<HashMap<String, String>, DataError> {
+    use crate::plugins::manifest::PluginKind;
+    let drivers: Vec<&str> = plugins
+        .iter()
+        .filter(|p| p.admitted.manifest.kind == PluginKind::Driver)
+        .map(|p| p.admitted.manifest.id.as_str())
+        .collect();
+    let mut datasources = HashMap::new();
+    for (i, d) in artifact.definition.datasources.iter().enumerate() {
+        let Some(driver) = d.driver.as_deref() else {
+            continue;
+        };
+        let explicit = driver.strip_prefix("plugin:");
+        let id = explicit.unwrap_or(driver);
+        if drivers.contains(&id) {
+            datasources.insert(d.name.clone(), id.to_string());
+        } else if explicit.is_some() {
+            return Err(DataError::Schema(format!(
+                "datasources[{i}].driver: {driver} names no loaded driver plugin"
+            )));
+        }
+    }
+    Ok(artifact
+        .definition
+        .objects
+        .iter()
+        .filter_map(|o| {
+            o.datasource
+                .as_ref()
+                .and_then(|ds| datasources.get(ds))
+                .map(|id| (o.name.clone(), id.clone()))
+        })
+        .collect())
 }

@@ -5,7 +5,9 @@
 
 use super::loader::{AdmittedPlugin, PluginStatus};
 use super::manifest::{Capability, PluginHook, PluginKind, object_pattern_matches};
-use crate::sandbox::plugin::{PluginComponent, PluginInstance, PluginLinks, PluginWorld};
+use crate::sandbox::plugin::{
+    DriverAnswer, DriverCall, PluginComponent, PluginInstance, PluginLinks, PluginWorld,
+};
 use crate::sandbox::{GuestCall, GuestError, Limits, Sandbox, SandboxConfig, SandboxError};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -79,6 +81,8 @@ pub struct RunningPlugin {
     /// `stop`.
     pub(crate) instance: tokio::sync::Mutex<Option<PluginInstance>>,
     state: Mutex<PluginStatus>,
+    /// A driver's `sync-schema` call, sent again to an instance made after a failure.
+    schema: Mutex<Option<DriverCall>>,
 }
 
 impl RunningPlugin {
@@ -93,12 +97,7 @@ impl RunningPlugin {
         let world = match m.kind {
             PluginKind::Service => PluginWorld::Service,
             PluginKind::Hooks => PluginWorld::Hooks,
-            PluginKind::Driver => {
-                return Err(format!(
-                    "{}: driver plugins are not supported by this build yet",
-                    plugin.status.file
-                ));
-            }
+            PluginKind::Driver => PluginWorld::Driver,
         };
         let links = PluginLinks {
             data: a
@@ -142,6 +141,7 @@ impl RunningPlugin {
             config: config_json,
             instance: tokio::sync::Mutex::new(None),
             state: Mutex::new(status),
+            schema: Mutex::new(None),
         })
     }
 
@@ -170,6 +170,85 @@ impl RunningPlugin {
             s.restarts += 1;
         }
         broken
+    }
+}
+
+impl RunningPlugin {
+    pub(crate) fn remember_schema(&self, call: &DriverCall) {
+        if let DriverCall::SyncSchema { objects } = call {
+            *self.schema.lock().unwrap_or_else(|p| p.into_inner()) = Some(DriverCall::SyncSchema {
+                objects: objects.clone(),
+            });
+        }
+    }
+
+    /// One call of a driver plugin. A driver has no data access, so no bridge is served; an instance made
+    /// again after a failure gets `init` and its `sync-schema` before the call (an in-memory driver starts
+    /// empty then).
+    pub(crate) async fn driver_call(
+        &self,
+        sandbox: &Sandbox,
+        call: &DriverCall,
+    ) -> Result<DriverAnswer, SandboxError> {
+        if self.status().status == "failed" {
+            return Err(SandboxError::Refused {
+                body: self.id.clone(),
+                reason: format!(
+                    "the plugin is not running: {}",
+                    self.status().last_error.unwrap_or_default()
+                ),
+            });
+        }
+        let mut slot = tokio::time::timeout(self.limits.timeout, self.instance.lock())
+            .await
+            .map_err(|_| SandboxError::Busy {
+                body: self.id.clone(),
+            })?;
+        let mut instance = match slot.take() {
+            Some(i) => i,
+            None => {
+                let mut i = sandbox
+                    .start_plugin(&self.component, &self.limits, &self.config, None)
+                    .await
+                    .inspect_err(|e| {
+                        self.note_failure(e);
+                    })?;
+                let schema = self
+                    .schema
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|c| match c {
+                        DriverCall::SyncSchema { objects } => DriverCall::SyncSchema {
+                            objects: objects.clone(),
+                        },
+                        _ => DriverCall::SyncSchema {
+                            objects: "[]".into(),
+                        },
+                    });
+                if let Some(schema) =
+                    schema.filter(|_| !matches!(call, DriverCall::SyncSchema { .. }))
+                {
+                    sandbox
+                        .call_plugin_driver(&self.component, &mut i, &self.limits, &schema)
+                        .await
+                        .inspect_err(|e| {
+                            self.note_failure(e);
+                        })?;
+                }
+                i
+            }
+        };
+        let result = sandbox
+            .call_plugin_driver(&self.component, &mut instance, &self.limits, call)
+            .await;
+        match &result {
+            Err(e) if self.note_failure(e) => {
+                tracing::warn!(plugin = %self.id, "driver call failed; its instance is made again on the next call: {e}");
+            }
+            _ => *slot = Some(instance),
+        }
+        result
     }
 }
 

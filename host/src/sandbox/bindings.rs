@@ -71,3 +71,17 @@ pub mod hooks_plugin {
         },
     });
 }
+
+/// The `driver-plugin` world (a third party's datasource, one long-lived instance).
+pub mod driver_plugin {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "driver-plugin",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "objectos:host/types": super::hook::objectos::host::types,
+            "objectos:host/log": super::hook::objectos::host::log,
+        },
+    });
+}

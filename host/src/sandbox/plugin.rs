@@ -5,6 +5,7 @@
 //! `objectos:host/log` with `log`, `wasi:http/outgoing-handler` with `http:outbound:<host>` (and then only
 //! for those hosts). A plugin importing anything else is refused when it is loaded, naming the import.
 
+use super::bindings::driver_plugin::{DriverPlugin, DriverPluginPre};
 use super::bindings::hook::objectos::host::{data, log, types};
 use super::bindings::hooks_plugin::{HooksPlugin, HooksPluginPre};
 use super::bindings::service_plugin::{ServicePlugin, ServicePluginPre};
@@ -19,6 +20,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub enum PluginWorld {
     Service,
     Hooks,
+    Driver,
 }
 
 /// What a plugin's linker is given, derived from its grants.
@@ -56,11 +58,52 @@ pub struct PluginComponent {
 enum PluginPre {
     Service(ServicePluginPre<GuestState>),
     Hooks(HooksPluginPre<GuestState>),
+    Driver(DriverPluginPre<GuestState>),
 }
 
 enum PluginBindings {
     Service(ServicePlugin),
     Hooks(HooksPlugin),
+    Driver(DriverPlugin),
+}
+
+/// One call of the `driver` interface (JSON as the WIT describes it).
+#[derive(Debug)]
+pub enum DriverCall {
+    SyncSchema {
+        objects: String,
+    },
+    Find {
+        object: String,
+        query: String,
+    },
+    Count {
+        object: String,
+        filter: String,
+    },
+    Insert {
+        object: String,
+        record: String,
+    },
+    Update {
+        object: String,
+        id: String,
+        patch: String,
+        expected_version: Option<String>,
+    },
+    Delete {
+        object: String,
+        id: String,
+        expected_version: Option<String>,
+    },
+}
+
+/// What a driver call answered.
+#[derive(Debug)]
+pub enum DriverAnswer {
+    Done,
+    Json(String),
+    Count(u64),
 }
 
 /// A started plugin. Dropped (and made again) after a call that trapped or broke a limit: an instance
@@ -140,6 +183,11 @@ impl Sandbox {
                     "does not implement the hooks-plugin world (exports objectos:host/plugin and objectos:host/hook): {e:#}"
                 ))
             })?),
+            PluginWorld::Driver => PluginPre::Driver(DriverPluginPre::new(pre).map_err(|e| {
+                refused(format!(
+                    "does not implement the driver-plugin world (exports objectos:host/plugin and objectos:host/driver): {e:#}"
+                ))
+            })?),
         };
         Ok(PluginComponent {
             name: Arc::from(name),
@@ -214,6 +262,10 @@ impl Sandbox {
                         .instantiate_async(&mut store)
                         .await
                         .map(PluginBindings::Hooks),
+                    PluginPre::Driver(pre) => pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map(PluginBindings::Driver),
                 };
                 r.map_err(|e| self.classify(name, limits, &store, e))
             })
@@ -233,6 +285,9 @@ impl Sandbox {
                     b.objectos_host_plugin().call_init(store, &config).await
                 }
                 PluginBindings::Hooks(b) => {
+                    b.objectos_host_plugin().call_init(store, &config).await
+                }
+                PluginBindings::Driver(b) => {
                     b.objectos_host_plugin().call_init(store, &config).await
                 }
             },
@@ -257,6 +312,7 @@ impl Sandbox {
                 match bindings {
                     PluginBindings::Service(b) => b.objectos_host_plugin().call_stop(store).await,
                     PluginBindings::Hooks(b) => b.objectos_host_plugin().call_stop(store).await,
+                    PluginBindings::Driver(b) => b.objectos_host_plugin().call_stop(store).await,
                 }
                 .map(Ok)
             },
@@ -289,9 +345,9 @@ impl Sandbox {
                             .call_call(store, caller, &method, &payload)
                             .await
                     }
-                    PluginBindings::Hooks(_) => Ok(Err(super::GuestError::Invalid(
-                        "a hooks plugin has no service methods".into(),
-                    ))),
+                    PluginBindings::Hooks(_) | PluginBindings::Driver(_) => Ok(Err(
+                        super::GuestError::Invalid("this plugin has no service methods".into()),
+                    )),
                 },
             )
             .await?;
@@ -327,9 +383,9 @@ impl Sandbox {
                     PluginBindings::Hooks(b) => {
                         b.objectos_host_hook().call_handle(store, &event).await
                     }
-                    PluginBindings::Service(_) => Ok(Err(super::GuestError::Invalid(
-                        "a service plugin has no hooks".into(),
-                    ))),
+                    PluginBindings::Service(_) | PluginBindings::Driver(_) => Ok(Err(
+                        super::GuestError::Invalid("this plugin has no hooks".into()),
+                    )),
                 },
             )
             .await?;
@@ -345,5 +401,72 @@ impl Sandbox {
                 Ok(HookOutcome::Abort(message))
             }
         }
+    }
+}
+
+impl Sandbox {
+    /// One call of a driver plugin's `driver` interface.
+    pub async fn call_plugin_driver(
+        &self,
+        component: &PluginComponent,
+        instance: &mut PluginInstance,
+        limits: &Limits,
+        call: &DriverCall,
+    ) -> Result<DriverAnswer, SandboxError> {
+        let answer = self
+            .plugin_call(
+                &component.name,
+                instance,
+                limits,
+                None,
+                async |bindings, store| {
+                    let PluginBindings::Driver(b) = bindings else {
+                        return Ok(Err(super::GuestError::Invalid(
+                            "this plugin is not a driver".into(),
+                        )));
+                    };
+                    let d = b.objectos_host_driver();
+                    Ok(match call {
+                        DriverCall::SyncSchema { objects } => d
+                            .call_sync_schema(store, objects)
+                            .await?
+                            .map(|()| DriverAnswer::Done),
+                        DriverCall::Find { object, query } => d
+                            .call_find(store, object, query)
+                            .await?
+                            .map(DriverAnswer::Json),
+                        DriverCall::Count { object, filter } => d
+                            .call_count(store, object, filter)
+                            .await?
+                            .map(DriverAnswer::Count),
+                        DriverCall::Insert { object, record } => d
+                            .call_insert(store, object, record)
+                            .await?
+                            .map(|()| DriverAnswer::Done),
+                        DriverCall::Update {
+                            object,
+                            id,
+                            patch,
+                            expected_version,
+                        } => d
+                            .call_update(store, object, id, patch, expected_version.as_deref())
+                            .await?
+                            .map(DriverAnswer::Count),
+                        DriverCall::Delete {
+                            object,
+                            id,
+                            expected_version,
+                        } => d
+                            .call_delete(store, object, id, expected_version.as_deref())
+                            .await?
+                            .map(DriverAnswer::Count),
+                    })
+                },
+            )
+            .await?;
+        if let DriverAnswer::Json(text) = &answer {
+            self.check_output(&component.name, text)?;
+        }
+        Ok(answer)
     }
 }
