@@ -161,6 +161,20 @@ pub mod data {
     }
 }
 
+/// Service plugins, from function bodies (actions): a call acts as the invocation's caller.
+pub mod services {
+    use super::{Error, Value, parse};
+    use crate::function::objectos::host::services as host;
+
+    /// Calls `method` of service plugin `plugin` with `payload`.
+    pub fn call(plugin: &str, method: &str, payload: &Value) -> Result<Value, Error> {
+        parse(
+            &host::call(plugin, method, &payload.to_string())?,
+            "the service's answer",
+        )
+    }
+}
+
 /// Logging into the host's log.
 pub mod log {
     use crate::hook::objectos::host::log::{Level, log};

@@ -587,3 +587,96 @@ async fn hooks_plugin_forwards_writes() {
         "the caller is passed on: {got:?}"
     );
 }
+
+/// A function body (the escalate action's Wasm function) calls a service plugin through the `services`
+/// import, as the action's caller: allowed for the plugin's callers, refused (403) for anyone else.
+#[tokio::test]
+async fn an_action_calls_a_service_plugin_as_its_caller() {
+    let mut app = crate::sandbox::sandbox_app();
+    let escalate = app["actions"]
+        .as_array_mut()
+        .and_then(|a| a.iter_mut().find(|a| a["name"] == "escalate"))
+        .expect("the escalate action");
+    escalate["params"]
+        .as_array_mut()
+        .expect("params")
+        .push(json!({"name": "notify", "type": "text"}));
+    let (manifest, grant) = sample_service(&["log", "data:read:task"], "");
+    let admitted = admit(
+        "action-service",
+        &[PluginSpec {
+            file: "sample.wasm",
+            component: objectos_guest_artifacts::SAMPLE_SERVICE,
+            manifest,
+            grant: &grant,
+        }],
+    );
+    let http = objectos_host::http::HttpConfig {
+        open_signup: true,
+        ..Default::default()
+    };
+    let s = start_server_with(Db::Sqlite, "plugin_action_service", app, http, |cfg| {
+        cfg.plugins = admitted
+    })
+    .await;
+    let admin = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
+    let task = |token: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .call(
+                    "POST",
+                    "/api/v1/data/task",
+                    json!({"title": "Ship", "status": "open"}),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body["record"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id = task(admin.clone()).await;
+    let r = s
+        .call(
+            "POST",
+            &format!("/api/v1/actions/task/escalate/{id}"),
+            json!({"priority": "high", "notify": "com.example.sample"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let notified = &r.body["data"]["notified"];
+    assert_eq!(
+        notified["payload"],
+        json!({"escalated": id, "priority": "high"}),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        notified["caller"]["userId"].is_string(),
+        "the service saw the action's caller: {notified:?}"
+    );
+
+    let other = s
+        .sign_up("other@example.com", "correct horse battery")
+        .await;
+    let id = task(other.clone()).await;
+    let r = s
+        .call(
+            "POST",
+            &format!("/api/v1/actions/task/escalate/{id}"),
+            json!({"notify": "com.example.sample"}),
+            Some(&other),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("callers")),
+        "{:?}",
+        r.body
+    );
+}

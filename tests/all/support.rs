@@ -134,7 +134,10 @@ pub fn admit_plugins(
     test: &str,
     specs: &[PluginSpec<'_>],
 ) -> Vec<objectos_host::plugins::loader::AdmittedPlugin> {
-    let dir = std::env::temp_dir().join(format!("objectos-{test}-{}", std::process::id()));
+    // A folder per call: tests admitting plugins run side by side.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("objectos-{test}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let vendor = objectos_host::plugins::signature::SecretKey::generate().unwrap();

@@ -384,6 +384,8 @@ pub fn guest_error(e: DataError) -> GuestError {
         DataError::ActionRefused { .. } | DataError::PermissionDenied { .. } => {
             GuestError::Denied(message)
         }
+        DataError::Service { status: 403, .. } => GuestError::Denied(message),
+        DataError::Service { status: 404, .. } => GuestError::NotFound(message),
         DataError::Internal(_) => {
             GuestError::Internal("internal error (see the server log)".into())
         }
@@ -695,6 +697,26 @@ impl Kernel {
                 })?;
             }
             let op = match call {
+                GuestCall::Service {
+                    plugin,
+                    method,
+                    payload,
+                } => {
+                    if tx.is_some() {
+                        return Err(GuestError::Denied(
+                            "service plugins cannot be called from inside a write (from a hook)"
+                                .into(),
+                        ));
+                    }
+                    let payload: Value = serde_json::from_str(&payload).map_err(|e| {
+                        GuestError::Invalid(format!("the payload is not JSON: {e}"))
+                    })?;
+                    let answer = self
+                        .call_service(principal, &plugin, &method, &payload)
+                        .await
+                        .map_err(guest_error)?;
+                    return Ok(answer.to_string());
+                }
                 GuestCall::Find { object, query } => {
                     let body: Value = serde_json::from_str(&query)
                         .map_err(|e| GuestError::Invalid(format!("the query is not JSON: {e}")))?;

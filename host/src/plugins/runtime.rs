@@ -41,6 +41,12 @@ impl PluginPrincipal {
         internal: impl Fn(&str) -> bool,
     ) -> Result<(), GuestError> {
         let (object, write) = match call {
+            GuestCall::Service { plugin, .. } => {
+                return Err(GuestError::Denied(format!(
+                    "plugin {} may not call service {plugin}",
+                    self.id
+                )));
+            }
             GuestCall::Find { object, .. } | GuestCall::Get { object, .. } => (object, false),
             GuestCall::Insert { object, .. }
             | GuestCall::Update { object, .. }

@@ -35,6 +35,12 @@ pub enum GuestCall {
         object: String,
         id: String,
     },
+    /// A service plugin's method (function bodies only).
+    Service {
+        plugin: String,
+        method: String,
+        payload: String,
+    },
 }
 
 /// A data call with the channel its answer goes back on.
@@ -309,6 +315,22 @@ impl data::Host for GuestState {
         self.forward(GuestCall::Delete { object, id })
             .await
             .map(|_| ())
+    }
+}
+
+impl super::bindings::function::objectos::host::services::Host for GuestState {
+    async fn call(
+        &mut self,
+        plugin: String,
+        method: String,
+        payload: String,
+    ) -> Result<String, GuestError> {
+        self.forward(GuestCall::Service {
+            plugin,
+            method,
+            payload,
+        })
+        .await
     }
 }
 

@@ -39,6 +39,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "objectos:host/types@",
     "objectos:host/data@",
     "objectos:host/log@",
+    "objectos:host/services@",
     "wasi:io/",
     "wasi:clocks/",
     "wasi:random/",
@@ -240,6 +241,11 @@ impl Sandbox {
             |s| s,
         )
         .map_err(|e| format!("linking the objectos:host imports: {e:#}"))?;
+        bindings::function::objectos::host::services::add_to_linker::<
+            GuestState,
+            HasSelf<GuestState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| format!("linking objectos:host/services: {e:#}"))?;
         let cache = match &engine_config.cache_dir {
             Some(dir) => Some(
                 cache::CompileCache::open(dir, &engine)
@@ -344,6 +350,11 @@ impl Sandbox {
         let (component, sha256, from_cache) = self.compile(bytes, refused)?;
         let ty = component.component_type();
         for (import, _) in ty.imports(engine) {
+            if kind == BodyKind::Hook && import.starts_with("objectos:host/services@") {
+                return Err(refused(format!(
+                    "it imports `{import}`, which hooks are not given: a hook runs inside a write (call services from an action)"
+                )));
+            }
             if !ALLOWED_IMPORTS.iter().any(|p| import.starts_with(p)) {
                 return Err(refused(format!(
                     "it imports `{import}`, which a {} body is not given (only objectos:host data and log, and WASI clocks, random, io and stdio)",

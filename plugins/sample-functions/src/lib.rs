@@ -1,6 +1,7 @@
-//! A function body for actions: escalates an open record of the calling object, through `data`, as the caller.
+//! A function body for actions: escalates an open record of the calling object, through `data`, as the caller;
+//! with a `notify` parameter it then tells that service plugin (`echo`), through `services`, as the caller.
 
-use objectos_sdk::{Caller, Error, Function, Value, data, json};
+use objectos_sdk::{Caller, Error, Function, Value, data, json, services};
 
 struct Escalate;
 
@@ -29,7 +30,15 @@ impl Function for Escalate {
             id,
             &json!({"status": "escalated", "priority": priority}),
         )?;
-        Ok(json!({"escalated": true, "id": id, "from": from, "to": "escalated"}).to_string())
+        let mut answer = json!({"escalated": true, "id": id, "from": from, "to": "escalated"});
+        if let Some(service) = input["params"]["notify"].as_str() {
+            answer["notified"] = services::call(
+                service,
+                "echo",
+                &json!({"escalated": id, "priority": priority}),
+            )?;
+        }
+        Ok(answer.to_string())
     }
 }
 
