@@ -680,3 +680,76 @@ async fn an_action_calls_a_service_plugin_as_its_caller() {
         r.body
     );
 }
+
+/// A hooks plugin's before-hook replaces the record only with `data:write:<object>`: granted, the stamp is
+/// written; granted only `data:read`, the write is refused (403, naming the capability) and nothing is
+/// written; its abort stops the write with its message.
+#[tokio::test]
+async fn a_hooks_plugin_replaces_records_only_with_a_write_grant() {
+    for write in [true, false] {
+        let capabilities: Vec<&str> = if write {
+            vec!["data:read:p_note", "data:write:p_note"]
+        } else {
+            vec!["data:read:p_note"]
+        };
+        let manifest = json!({"id": "com.example.stamp", "version": "1.0.0", "kind": "hooks",
+                              "capabilities": capabilities,
+                              "hooks": [{"object": "p_note", "events": ["beforeInsert"]}]});
+        let grant = format!(
+            "[grants.\"com.example.stamp\"]\ncapabilities = {}\n[grants.\"com.example.stamp\".config]\nprefix = \"OK: \"\n",
+            serde_json::to_string(&capabilities).unwrap()
+        );
+        let admitted = admit(
+            "stamp",
+            &[PluginSpec {
+                file: "stamp.wasm",
+                component: objectos_guest_artifacts::STAMP_HOOKS,
+                manifest,
+                grant: &grant,
+            }],
+        );
+        let s = start_server_with(
+            Db::Sqlite,
+            &format!("plugin_stamp_{write}"),
+            app(),
+            Default::default(),
+            |cfg| cfg.plugins = admitted,
+        )
+        .await;
+        let admin = s
+            .sign_up("admin@example.com", "correct horse battery")
+            .await;
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/data/p_note",
+                json!({"title": "hello"}),
+                Some(&admin),
+            )
+            .await;
+        if write {
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            assert_eq!(r.body["record"]["title"], "OK: hello");
+        } else {
+            assert_eq!(r.status, 403, "{:?}", r.body);
+            assert!(
+                r.body["error"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("data:write:p_note")),
+                "{:?}",
+                r.body
+            );
+            assert_eq!(count(&s, &admin, "p_note").await, 0, "nothing written");
+        }
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/data/p_note",
+                json!({"title": "reject"}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert_eq!(count(&s, &admin, "p_note").await, usize::from(write));
+    }
+}

@@ -14,6 +14,7 @@ const COMPONENTS: &[&str] = &[
     "webhook",
     "audit_forward",
     "kv_driver",
+    "stamp_hooks",
 ];
 
 fn main() {

@@ -344,7 +344,8 @@ impl Driver for RoutedDriver {
 }
 
 pub struct RoutedTransaction {
-    sql: Box<dyn Transaction>,
+    /// Always there until `commit` or `rollback` takes it (both consume the transaction).
+    sql: Option<Box<dyn Transaction>>,
     routes: Routes,
     sandbox: Sandbox,
     /// How to undo each plugin write made so far, oldest first.
@@ -365,7 +366,7 @@ struct Undo {
 impl RoutedTransaction {
     fn new(sql: Box<dyn Transaction>, routes: Routes, sandbox: Sandbox) -> RoutedTransaction {
         RoutedTransaction {
-            sql,
+            sql: Some(sql),
             routes,
             sandbox,
             undo: Vec::new(),
@@ -375,6 +376,12 @@ impl RoutedTransaction {
 
     fn plugin(&self, object: &ObjectSchema) -> Option<Arc<RunningPlugin>> {
         self.routes.get(&object.name).cloned()
+    }
+
+    fn sql(&mut self) -> Result<&mut Box<dyn Transaction>, DataError> {
+        self.sql
+            .as_mut()
+            .ok_or_else(|| DataError::Internal("the transaction has ended".into()))
     }
 }
 
@@ -549,7 +556,7 @@ impl Transaction for RoutedTransaction {
                     .iter()
                     .map(|r| decode(r, columns))
                     .collect()),
-                None => self.sql.find(object, query, columns, extra).await,
+                None => self.sql()?.find(object, query, columns, extra).await,
             }
         })
     }
@@ -561,7 +568,7 @@ impl Transaction for RoutedTransaction {
     ) -> BoxFuture<'a, Result<u64, DataError>> {
         Box::pin(async move {
             let Some(p) = self.plugin(object) else {
-                return self.sql.count(object, query).await;
+                return self.sql()?.count(object, query).await;
             };
             let filter = where_json(object, query, None)?;
             match call(
@@ -595,7 +602,7 @@ impl Transaction for RoutedTransaction {
                         p.id
                     ),
                 )),
-                None => self.sql.aggregate(object, query).await,
+                None => self.sql()?.aggregate(object, query).await,
             }
         })
     }
@@ -607,7 +614,7 @@ impl Transaction for RoutedTransaction {
     ) -> BoxFuture<'a, Result<(), DataError>> {
         Box::pin(async move {
             let Some(p) = self.plugin(object) else {
-                return self.sql.insert(object, values).await;
+                return self.sql()?.insert(object, values).await;
             };
             let record = values_json(values);
             let id = record["id"].as_str().unwrap_or_default().to_string();
@@ -644,7 +651,11 @@ impl Transaction for RoutedTransaction {
                     self.plugin_write(&p, object, id, Some(values_json(values)), expected_version)
                         .await
                 }
-                None => self.sql.update(object, id, values, expected_version).await,
+                None => {
+                    self.sql()?
+                        .update(object, id, values, expected_version)
+                        .await
+                }
             }
         })
     }
@@ -661,7 +672,7 @@ impl Transaction for RoutedTransaction {
                     self.plugin_write(&p, object, id, None, expected_version)
                         .await
                 }
-                None => self.sql.delete(object, id, expected_version).await,
+                None => self.sql()?.delete(object, id, expected_version).await,
             }
         })
     }
@@ -674,7 +685,7 @@ impl Transaction for RoutedTransaction {
     ) -> BoxFuture<'a, Result<u64, DataError>> {
         Box::pin(async move {
             let Some(p) = self.plugin(object) else {
-                return self.sql.clear_reference(object, field, target_id).await;
+                return self.sql()?.clear_reference(object, field, target_id).await;
             };
             let filter = Filter::Cond(Condition {
                 field: field.name.clone(),
@@ -695,7 +706,7 @@ impl Transaction for RoutedTransaction {
         Box::pin(async move {
             let Some(p) = self.plugin(object) else {
                 return self
-                    .sql
+                    .sql()?
                     .adopt_unowned(object, organization_id, owner_id)
                     .await;
             };
@@ -713,13 +724,17 @@ impl Transaction for RoutedTransaction {
     }
 
     fn savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
-        self.marks.push(self.undo.len());
-        self.sql.savepoint()
+        Box::pin(async move {
+            self.marks.push(self.undo.len());
+            self.sql()?.savepoint().await
+        })
     }
 
     fn release_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
-        self.marks.pop();
-        self.sql.release_savepoint()
+        Box::pin(async move {
+            self.marks.pop();
+            self.sql()?.release_savepoint().await
+        })
     }
 
     fn rollback_to_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
@@ -727,7 +742,7 @@ impl Transaction for RoutedTransaction {
             let mark = self.marks.pop().unwrap_or(0).min(self.undo.len());
             let entries = self.undo.split_off(mark);
             let undone = apply_undo(&self.sandbox, entries).await;
-            self.sql.rollback_to_savepoint().await?;
+            self.sql()?.rollback_to_savepoint().await?;
             undone
         })
     }
@@ -737,13 +752,17 @@ impl Transaction for RoutedTransaction {
         object: &'a str,
         field: &'a str,
     ) -> BoxFuture<'a, Result<i64, DataError>> {
-        self.sql.next_sequence(object, field)
+        Box::pin(async move { self.sql()?.next_sequence(object, field).await })
     }
 
     fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>> {
         self.undo.clear();
-        let sql = std::mem::replace(&mut self.sql, Box::new(Nothing));
-        sql.commit()
+        match self.sql.take() {
+            Some(sql) => sql.commit(),
+            None => {
+                Box::pin(async { Err(DataError::Internal("the transaction has ended".into())) })
+            }
+        }
     }
 
     fn rollback(mut self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>> {
@@ -821,96 +840,4 @@ impl RoutedTransaction {
         }
         Ok(changed)
     }
-}
-
-/// What a committed router leaves in place of its SQL transaction (its `Drop` runs after `commit`).
-struct Nothing;
-
-impl Transaction for Nothing {
-    fn find<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a Query,
-        _: &'a [&'a FieldSchema],
-        _: Option<&'a Filter>,
-    ) -> BoxFuture<'a, Result<Vec<Record>, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn count<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a Query,
-    ) -> BoxFuture<'a, Result<u64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn aggregate<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a Query,
-    ) -> BoxFuture<'a, Result<AggregateRows, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn insert<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: Vec<(&'a FieldSchema, SqlValue)>,
-    ) -> BoxFuture<'a, Result<(), DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn update<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a str,
-        _: Vec<(&'a FieldSchema, SqlValue)>,
-        _: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<u64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn delete<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a str,
-        _: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<u64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn clear_reference<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a FieldSchema,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<u64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn adopt_unowned<'a>(
-        &'a mut self,
-        _: &'a ObjectSchema,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<u64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn release_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn rollback_to_savepoint(&mut self) -> BoxFuture<'_, Result<(), DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn next_sequence<'a>(
-        &'a mut self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<i64, DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DataError>> {
-        Box::pin(async { Err(finished()) })
-    }
-}
-
-fn finished() -> DataError {
-    DataError::Internal("the transaction has ended".into())
 }
