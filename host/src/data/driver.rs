@@ -1,7 +1,7 @@
 //! The `Driver` trait every datasource implements, and the SQL driver behind it (SQLite and PostgreSQL).
 //!
-//! The trait is object-safe (boxed futures) so the kernel holds `Arc<dyn Driver>` and a Wasm driver plugin can
-//! implement the same contract later.
+//! The trait is object-safe (boxed futures) so the kernel holds `Arc<dyn Driver>`: the SQL driver, or the router
+//! that sends objects stored by a driver plugin to it (`plugin_driver.rs`).
 
 use crate::data::catalog::{Catalog, FieldSchema, ObjectSchema};
 use crate::data::error::DataError;

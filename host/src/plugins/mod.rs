@@ -1,6 +1,6 @@
 //! Third-party plugins: the manifest they carry, their Ed25519 signatures (the WebAssembly tool-conventions
 //! format), the operator's trust policy that decides which may load and with which capabilities, and the
-//! running plugins (service and hooks worlds; driver plugins are not built yet).
+//! running plugins (driver, service and hooks worlds).
 
 pub mod loader;
 pub mod manifest;

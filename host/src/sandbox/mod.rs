@@ -519,11 +519,23 @@ impl Sandbox {
         call: impl AsyncFnOnce(&mut Store<GuestState>) -> wasmtime::Result<Result<R, GuestError>>,
     ) -> Result<R, SandboxError> {
         let mut store = self.store(name, limits, bridge)?;
+        self.run_in(&mut store, name, limits, call).await
+    }
+
+    /// Runs `call` in `store` under the deadline, names a failure, and logs what the guest printed. Fresh
+    /// instances (`invoke`) and long-lived plugin instances share it.
+    async fn run_in<R>(
+        &self,
+        store: &mut Store<GuestState>,
+        name: &Arc<str>,
+        limits: &Limits,
+        call: impl AsyncFnOnce(&mut Store<GuestState>) -> wasmtime::Result<Result<R, GuestError>>,
+    ) -> Result<R, SandboxError> {
         let result = self
             .bounded(name, limits, async {
-                match call(&mut store).await {
+                match call(&mut *store).await {
                     Ok(r) => Ok(r),
-                    Err(e) => Err(self.classify(name, limits, &store, e)),
+                    Err(e) => Err(self.classify(name, limits, store, e)),
                 }
             })
             .await;

@@ -221,19 +221,10 @@ impl Sandbox {
             store.set_epoch_deadline(self.deadline_ticks(limits));
         }
         let result = self
-            .bounded(name, limits, async {
-                match call(bindings, &mut *store).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(self.classify(name, limits, store, e)),
-                }
-            })
+            .run_in(store, name, limits, async |s| call(bindings, s).await)
             .await;
         store.data_mut().rearm(None);
-        store.data_mut().flush_output();
-        result?.map_err(|e| SandboxError::Guest {
-            body: name.to_string(),
-            error: e.into(),
-        })
+        result
     }
 
     /// Instantiates a plugin and calls its `init(config)`.
