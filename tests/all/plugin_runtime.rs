@@ -588,6 +588,69 @@ async fn hooks_plugin_forwards_writes() {
     );
 }
 
+/// The same plugin subscribed with `"async": true` forwards after the write has committed: the write answers
+/// without waiting, the collector gets the document shortly after. A before-event cannot be async.
+#[tokio::test]
+async fn an_async_hooks_plugin_forwards_after_commit() {
+    let sink = collector().await;
+    let grant = format!(
+        "[grants.\"com.example.audit-forward\"]\ncapabilities = [\"data:read:p_note\", \"http:outbound:127.0.0.1:{0}\"]\n[grants.\"com.example.audit-forward\".config]\nurl = \"http://127.0.0.1:{0}/audit\"\n",
+        sink.port
+    );
+    let manifest = |events: Value| {
+        json!({"id": "com.example.audit-forward", "version": "1.0.0", "kind": "hooks",
+               "capabilities": ["data:read:p_note", format!("http:outbound:127.0.0.1:{}", sink.port)],
+               "hooks": [{"object": "p_note", "events": events, "async": true}]})
+    };
+    let e = objectos_host::plugins::manifest::Manifest::parse(
+        manifest(json!(["beforeInsert"])).to_string().as_bytes(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("hooks[0].async") && e.contains("beforeInsert"),
+        "{e}"
+    );
+    let admitted = admit(
+        "audit-forward-async",
+        &[PluginSpec {
+            file: "audit.wasm",
+            component: objectos_guest_artifacts::AUDIT_FORWARD,
+            manifest: manifest(json!(["afterInsert"])),
+            grant: &grant,
+        }],
+    );
+    let s = start_server_with(
+        Db::Sqlite,
+        "plugin_audit_async",
+        app(),
+        Default::default(),
+        |cfg| cfg.plugins = admitted,
+    )
+    .await;
+    let admin = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/p_note",
+            json!({"title": "later"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = sink.bodies.lock().unwrap().clone();
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.len(), 1, "forwarded after the commit: {got:?}");
+    assert_eq!(got[0]["record"]["title"], "later");
+}
+
 /// A function body (the escalate action's Wasm function) calls a service plugin through the `services`
 /// import, as the action's caller: allowed for the plugin's callers, refused (403) for anyone else.
 #[tokio::test]

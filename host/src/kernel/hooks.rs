@@ -228,10 +228,10 @@ impl Hooks {
                     priority: h.priority.unwrap_or(100),
                     condition: None,
                     abort_on_error: h.on_error.as_deref() != Some("log"),
-                    is_async: false,
+                    is_async: h.is_async,
                     retry: RetryPolicy {
-                        max_retries: 0,
-                        backoff_ms: 0,
+                        max_retries: if h.is_async { 3 } else { 0 },
+                        backoff_ms: 1000,
                     },
                     run_as_system: false,
                     body: Body::Plugin(plugin.clone()),

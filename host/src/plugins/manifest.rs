@@ -51,7 +51,8 @@ pub struct Manifest {
 }
 
 /// One subscription of a hooks plugin: `{"object": "crm_account" | "*", "events": ["afterInsert"],
-/// "priority": 100, "onError": "abort" | "log"}`. Listening to an object needs `data:read:<object>`.
+/// "priority": 100, "onError": "abort" | "log", "async": false}`. Listening to an object needs
+/// `data:read:<object>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PluginHook {
@@ -61,6 +62,10 @@ pub struct PluginHook {
     pub priority: Option<i64>,
     #[serde(default)]
     pub on_error: Option<String>,
+    /// After-events only: run once the write has committed (retried 3 times, 1 s backoff, doubling), so a
+    /// slow plugin does not hold the write.
+    #[serde(default, rename = "async")]
+    pub is_async: bool,
 }
 
 /// A capability a plugin may ask for; anything else is refused when the manifest is read.
@@ -157,6 +162,13 @@ impl Manifest {
                         crate::artifact::validate::HOOK_EVENTS.join(", ")
                     ));
                 }
+            }
+            if h.is_async
+                && let Some(e) = h.events.iter().find(|e| !e.starts_with("after"))
+            {
+                return Err(format!(
+                    "hooks[{i}].async: only after-events can run after the write ({e} cannot)"
+                ));
             }
             if let Some(o) = &h.on_error
                 && o != "abort"
