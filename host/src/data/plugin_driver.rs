@@ -16,7 +16,7 @@ use crate::data::error::DataError;
 use crate::data::filter::{Condition, Filter, Op, Operand};
 use crate::data::query::Query;
 use crate::data::schema::SyncReport;
-use crate::data::sql::{operand_value, text_of};
+use crate::data::sql::{comparand_field, filtered_field, operand_value, text_of};
 use crate::data::values::{SqlValue, number_value, round_to_scale};
 use crate::plugins::runtime::RunningPlugin;
 use crate::sandbox::plugin::{DriverAnswer, DriverCall};
@@ -88,16 +88,7 @@ pub fn filter_json(object: &ObjectSchema, f: &Filter) -> Result<Value, DataError
 }
 
 fn condition_json(object: &ObjectSchema, c: &Condition) -> Result<Value, DataError> {
-    let field = object.field(&c.field).ok_or_else(|| {
-        DataError::invalid_field(
-            &object.name,
-            &c.field,
-            format!("'{}' is not a field on '{}'", c.field, object.name),
-        )
-    })?;
-    let storage = field.storage.ok_or_else(|| {
-        DataError::invalid_field(&object.name, &c.field, "computed fields cannot be filtered")
-    })?;
+    let (field, storage) = filtered_field(object, &c.field)?;
     let typed = |v: &Value| sql_to_json(operand_value(field, v), storage);
     let is_list = storage == StorageKind::Json;
     let name = &field.name;
@@ -105,16 +96,7 @@ fn condition_json(object: &ObjectSchema, c: &Condition) -> Result<Value, DataErr
     Ok(match (c.op, &c.operand) {
         (Op::Null(_), _) => json!({"field": name, "op": op_name(c.op)}),
         (op @ (Op::Eq | Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte), Operand::Field(other)) => {
-            let other = object
-                .field(other)
-                .filter(|f| f.storage.is_some())
-                .ok_or_else(|| {
-                    DataError::invalid_field(
-                        &object.name,
-                        other,
-                        format!("'{other}' is not a stored field on '{}'", object.name),
-                    )
-                })?;
+            let other = comparand_field(object, other)?;
             json!({"field": name, "op": op_name(op), "otherField": other.name})
         }
         (_, Operand::Field(_)) => {
@@ -282,10 +264,9 @@ impl RoutedDriver {
                 .push(json!({"name": object, "fields": fields}));
         }
         for (_, (plugin, objects)) in by_plugin {
-            let call = DriverCall::SyncSchema {
-                objects: Value::Array(objects).to_string(),
-            };
-            plugin.remember_schema(&call);
+            let objects = Value::Array(objects).to_string();
+            plugin.remember_schema(&objects);
+            let call = DriverCall::SyncSchema { objects };
             plugin
                 .driver_call(&self.sandbox, &call)
                 .await

@@ -261,17 +261,44 @@ pub fn push_filter(b: &mut Builder, object: &ObjectSchema, f: &Filter) -> Result
     Ok(())
 }
 
-fn push_condition(b: &mut Builder, object: &ObjectSchema, c: &Condition) -> Result<(), DataError> {
-    let field = object.field(&c.field).ok_or_else(|| {
+/// The field a condition filters on, and how it is stored (computed fields cannot be filtered). The SQL
+/// builder and the driver-plugin router check conditions alike.
+pub(crate) fn filtered_field<'a>(
+    object: &'a ObjectSchema,
+    name: &str,
+) -> Result<(&'a FieldSchema, StorageKind), DataError> {
+    let field = object.field(name).ok_or_else(|| {
         DataError::invalid_field(
             &object.name,
-            &c.field,
-            format!("'{}' is not a field on '{}'", c.field, object.name),
+            name,
+            format!("'{name}' is not a field on '{}'", object.name),
         )
     })?;
     let storage = field.storage.ok_or_else(|| {
-        DataError::invalid_field(&object.name, &c.field, "computed fields cannot be filtered")
+        DataError::invalid_field(&object.name, name, "computed fields cannot be filtered")
     })?;
+    Ok((field, storage))
+}
+
+/// The other field of a `{$field: "other"}` comparand: a stored field of the same object.
+pub(crate) fn comparand_field<'a>(
+    object: &'a ObjectSchema,
+    other: &str,
+) -> Result<&'a FieldSchema, DataError> {
+    object
+        .field(other)
+        .filter(|f| f.storage.is_some())
+        .ok_or_else(|| {
+            DataError::invalid_field(
+                &object.name,
+                other,
+                format!("'{other}' is not a stored field on '{}'", object.name),
+            )
+        })
+}
+
+fn push_condition(b: &mut Builder, object: &ObjectSchema, c: &Condition) -> Result<(), DataError> {
+    let (field, storage) = filtered_field(object, &c.field)?;
     let col = quote(&field.name);
     let is_list = storage == StorageKind::Json;
     let cmp = |b: &mut Builder, sym: &str, v: &Value| {
@@ -286,16 +313,7 @@ fn push_condition(b: &mut Builder, object: &ObjectSchema, c: &Condition) -> Resu
             b.push(&col).push(" IS NOT NULL");
         }
         (op, Operand::Field(other)) => {
-            let other_field = object
-                .field(other)
-                .filter(|f| f.storage.is_some())
-                .ok_or_else(|| {
-                    DataError::invalid_field(
-                        &object.name,
-                        other,
-                        format!("'{other}' is not a stored field on '{}'", object.name),
-                    )
-                })?;
+            let other_field = comparand_field(object, other)?;
             let sym = match op {
                 Op::Eq => "=",
                 Op::Ne => "<>",

@@ -122,14 +122,15 @@ impl Kernel {
         call: impl AsyncFnOnce(&Sandbox, &mut PluginInstance, DataBridge) -> Result<R, SandboxError>,
     ) -> Result<R, DataError> {
         let sandbox = self.sandbox_ref()?;
-        if plugin.status().status == "failed" {
+        let status = plugin.status();
+        if status.status == "failed" {
             return Err(DataError::Service {
                 status: 503,
                 code: "PLUGIN_FAILED",
                 message: format!(
                     "plugin {} is not running: {}",
                     plugin.id,
-                    plugin.status().last_error.unwrap_or_default()
+                    status.last_error.unwrap_or_default()
                 ),
             });
         }

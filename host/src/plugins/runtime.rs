@@ -87,8 +87,8 @@ pub struct RunningPlugin {
     /// `stop`.
     pub(crate) instance: tokio::sync::Mutex<Option<PluginInstance>>,
     state: Mutex<PluginStatus>,
-    /// A driver's `sync-schema` call, sent again to an instance made after a failure.
-    schema: Mutex<Option<DriverCall>>,
+    /// The objects a driver serves (its `sync-schema` argument), sent again to an instance made after a failure.
+    schema: Mutex<Option<String>>,
 }
 
 impl RunningPlugin {
@@ -180,12 +180,8 @@ impl RunningPlugin {
 }
 
 impl RunningPlugin {
-    pub(crate) fn remember_schema(&self, call: &DriverCall) {
-        if let DriverCall::SyncSchema { objects } = call {
-            *self.schema.lock().unwrap_or_else(|p| p.into_inner()) = Some(DriverCall::SyncSchema {
-                objects: objects.clone(),
-            });
-        }
+    pub(crate) fn remember_schema(&self, objects: &str) {
+        *self.schema.lock().unwrap_or_else(|p| p.into_inner()) = Some(objects.to_string());
     }
 
     /// One call of a driver plugin. A driver has no data access, so no bridge is served; an instance made
@@ -196,12 +192,13 @@ impl RunningPlugin {
         sandbox: &Sandbox,
         call: &DriverCall,
     ) -> Result<DriverAnswer, SandboxError> {
-        if self.status().status == "failed" {
+        let status = self.status();
+        if status.status == "failed" {
             return Err(SandboxError::Refused {
                 body: self.id.clone(),
                 reason: format!(
                     "the plugin is not running: {}",
-                    self.status().last_error.unwrap_or_default()
+                    status.last_error.unwrap_or_default()
                 ),
             });
         }
@@ -223,20 +220,17 @@ impl RunningPlugin {
                     .schema
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                    .map(|c| match c {
-                        DriverCall::SyncSchema { objects } => DriverCall::SyncSchema {
-                            objects: objects.clone(),
-                        },
-                        _ => DriverCall::SyncSchema {
-                            objects: "[]".into(),
-                        },
-                    });
-                if let Some(schema) =
-                    schema.filter(|_| !matches!(call, DriverCall::SyncSchema { .. }))
+                    .clone();
+                if let Some(objects) = schema
+                    && !matches!(call, DriverCall::SyncSchema { .. })
                 {
                     sandbox
-                        .call_plugin_driver(&self.component, &mut i, &self.limits, &schema)
+                        .call_plugin_driver(
+                            &self.component,
+                            &mut i,
+                            &self.limits,
+                            &DriverCall::SyncSchema { objects },
+                        )
                         .await
                         .inspect_err(|e| {
                             self.note_failure(e);
