@@ -58,17 +58,6 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn status(&self) -> u16 {
-        match self {
-            AuthError::Unauthenticated | AuthError::InvalidCredentials => 401,
-            AuthError::RegistrationClosed | AuthError::Forbidden(_) => 403,
-            AuthError::UserExists => 422,
-            AuthError::RateLimited(_) => 429,
-            AuthError::Invalid { .. } => 400,
-            AuthError::Data(e) => e.status(),
-        }
-    }
-
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Unauthenticated => "UNAUTHENTICATED",
@@ -444,6 +433,7 @@ impl AuthService {
             organization_id: Some(organization_id.to_string()),
             positions: vec![],
             is_system: true,
+            elevated: false,
             email: None,
             request_id: None,
             plugin: None,
@@ -683,6 +673,7 @@ impl AuthService {
             organization_id: org.as_str().map(str::to_string),
             positions: vec![],
             is_system: true,
+            elevated: false,
             email: None,
             request_id: None,
             plugin: None,
@@ -893,6 +884,7 @@ fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> 
         organization_id,
         positions,
         is_system: false,
+        elevated: false,
         email: user
             .get("email")
             .and_then(Value::as_str)

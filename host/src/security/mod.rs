@@ -3,5 +3,6 @@
 
 pub mod auth;
 pub mod permissions;
+pub mod principal;
 pub mod rls;
 pub mod system_objects;
