@@ -104,6 +104,18 @@ struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "OS_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
+    /// Seconds a client has to finish a request's head after its first byte (then the connection is closed).
+    #[arg(long, env = "OS_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    http_header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection (or a new one that sends nothing) stays open.
+    #[arg(long, env = "OS_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    http_idle_timeout_secs: u64,
+    /// Seconds a request may take before it is answered 503 REQUEST_TIMEOUT.
+    #[arg(long, env = "OS_HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    http_request_timeout_secs: u64,
+    /// Open HTTP connections at most; one more is answered 503 TOO_MANY_CONNECTIONS and closed.
+    #[arg(long, env = "OS_HTTP_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    http_max_connections: u64,
     /// Boot (validate, migrate, seed), print the report and exit instead of serving.
     #[arg(long)]
     check: bool,
@@ -500,6 +512,10 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         max_page_size: args.max_page_size.max(1),
         body_limit: args.body_limit,
         open_signup: args.open_signup,
+        header_timeout: std::time::Duration::from_secs(args.http_header_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(args.http_idle_timeout_secs),
+        request_timeout: std::time::Duration::from_secs(args.http_request_timeout_secs),
+        max_connections: usize::try_from(args.http_max_connections).unwrap_or(512),
     };
     let state = AppState::new(kernel, &secret, http);
     if let Err(e) = state.auth.adopt_seeds().await {

@@ -12,6 +12,7 @@ mod engine_writes;
 mod http_api;
 mod http_conformance;
 mod http_expense;
+mod http_limits;
 mod js_bodies;
 mod node_client;
 mod plugin_runtime;
