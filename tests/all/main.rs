@@ -14,6 +14,7 @@ mod http_conformance;
 mod http_expense;
 mod http_limits;
 mod js_bodies;
+mod metadata_exposure;
 mod node_client;
 mod plugin_runtime;
 mod plugins;

@@ -87,13 +87,17 @@ async fn service_plugin_case(db: Db) {
         cfg.plugins = admitted
     })
     .await;
-    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
-    let status = plugin_status(&health.body, "com.example.sample");
-    assert_eq!(status["status"], "running", "{:?}", health.body);
-
     let admin = s
         .sign_up("admin@example.com", "correct horse battery")
         .await;
+    // Plugin details are for a platform administrator; anyone else reads only the headline.
+    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
+    assert_eq!(health.body, json!({"status": "ok"}));
+    let health = s
+        .call("GET", "/api/v1/health", Value::Null, Some(&admin))
+        .await;
+    let status = plugin_status(&health.body, "com.example.sample");
+    assert_eq!(status["status"], "running", "{:?}", health.body);
     let (code, body) = call(&s, &admin, "com.example.sample", "echo", json!({"x": 1})).await;
     assert_eq!(code, 200, "{body:?}");
     assert_eq!(body["data"]["payload"], json!({"x": 1}));
@@ -176,7 +180,9 @@ async fn service_plugin_case(db: Db) {
         "a new instance after the runaway call"
     );
     assert_eq!(body["data"]["config"], json!({"greeting": "hello"}));
-    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
+    let health = s
+        .call("GET", "/api/v1/health", Value::Null, Some(&admin))
+        .await;
     let status = plugin_status(&health.body, "com.example.sample");
     assert_eq!(status["restarts"], 1, "{status:?}");
     assert!(
@@ -195,6 +201,14 @@ async fn service_plugin_case(db: Db) {
     let (code, _) = call(&s, &admin, "com.example.sample", "nothing", json!({})).await;
     assert_eq!(code, 404);
     let d = s.call("GET", "/api/v1/discovery", Value::Null, None).await;
+    assert!(
+        d.body["services"]["plugin:com.example.sample"].is_null(),
+        "plugins are not listed to anonymous callers: {:?}",
+        d.body
+    );
+    let d = s
+        .call("GET", "/api/v1/discovery", Value::Null, Some(&admin))
+        .await;
     let entry = &d.body["services"]["plugin:com.example.sample"];
     assert_eq!(
         entry["route"], "/api/v1/services/com.example.sample",
