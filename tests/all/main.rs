@@ -5,6 +5,7 @@ mod support;
 mod artifact_load;
 mod artifact_validate;
 mod cli;
+mod csv_export;
 mod engine_filters;
 mod engine_queries;
 mod engine_values;
