@@ -529,6 +529,71 @@ async fn webhook_reaches_only_granted_hosts() {
     assert_eq!(*granted.connections.lock().unwrap(), 1);
 }
 
+/// A granted *name* that resolves to a loopback address is refused (DNS rebinding, internal services): the host
+/// resolves it, checks the address and makes no connection. The literal address, granted as such, is reached.
+#[tokio::test]
+async fn a_granted_name_resolving_to_loopback_is_refused() {
+    let target = collector().await;
+    let grant = format!(
+        "[grants.\"com.example.webhook\"]\ncapabilities = [\"http:outbound:localhost:{0}\", \"http:outbound:127.0.0.1:{0}\"]\n",
+        target.port
+    );
+    let manifest = json!({"id": "com.example.webhook", "version": "1.0.0", "kind": "service",
+                          "capabilities": [format!("http:outbound:localhost:{}", target.port),
+                                           format!("http:outbound:127.0.0.1:{}", target.port)]});
+    let admitted = admit(
+        "webhook_rebinding",
+        &[PluginSpec {
+            file: "webhook.wasm",
+            component: objectos_guest_artifacts::WEBHOOK,
+            manifest,
+            grant: &grant,
+        }],
+    );
+    let s = start_server_with(
+        Db::Sqlite,
+        "plugin_webhook_rebinding",
+        app(),
+        Default::default(),
+        |cfg| cfg.plugins = admitted,
+    )
+    .await;
+    let admin = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
+    let url = format!("http://localhost:{}/in", target.port);
+    let (code, body) = call(
+        &s,
+        &admin,
+        "com.example.webhook",
+        "post",
+        json!({"url": url, "body": {"k": 1}}),
+    )
+    .await;
+    assert_ne!(code, 200, "{body:?}");
+    assert!(
+        body.to_string().contains("DestinationIpProhibited"),
+        "{body:?}"
+    );
+    assert_eq!(
+        *target.connections.lock().unwrap(),
+        0,
+        "no connection to the address a granted name resolved to"
+    );
+    // The literal loopback address, granted as such, is reached.
+    let url = format!("http://127.0.0.1:{}/in", target.port);
+    let (code, body) = call(
+        &s,
+        &admin,
+        "com.example.webhook",
+        "post",
+        json!({"url": url, "body": {"k": 2}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:?}");
+    assert_eq!(*target.connections.lock().unwrap(), 1);
+}
+
 /// The audit-forward hooks plugin, subscribed to p_note writes in its manifest, forwards each to the collector
 /// in its config; it sees the record as its grant allows; a failing forward fails the write (onError abort).
 #[tokio::test]
