@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod plugin_cli;
-use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, inspect};
+use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, FetchPolicy, inspect};
 use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url};
 use objectos_host::http::{AppState, HttpConfig};
 use objectos_host::kernel::Kernel;
@@ -68,6 +68,16 @@ struct ServeArgs {
     /// Artifact URL (file://, http://, https://), optionally with #sha256=<64 hex>.
     #[arg(long = "artifact-url", env = "OS_ARTIFACT_URL")]
     artifact_url: Option<String>,
+    /// Accept an unpinned plain-http:// artifact URL to a host that is not loopback (its bytes can be swapped
+    /// in transit; prefer https:// or a #sha256= pin).
+    #[arg(long, env = "OS_ALLOW_INSECURE_ARTIFACT_URL")]
+    allow_insecure_artifact_url: bool,
+    /// Seconds a whole artifact fetch may take (connecting: at most 10 of them).
+    #[arg(long, env = "OS_ARTIFACT_FETCH_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    artifact_fetch_timeout_secs: u64,
+    /// Largest artifact fetched from a URL, in bytes.
+    #[arg(long, env = "OS_ARTIFACT_MAX_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    artifact_max_bytes: u64,
     /// Database: sqlite://path (created on first run) or postgres://user@host/db.
     #[arg(long, env = "OS_DATABASE_URL", default_value_t = default_database_url())]
     database_url: String,
@@ -203,7 +213,11 @@ fn refuse(source: &str, e: &ArtifactError) -> ExitCode {
 }
 
 async fn load(spec: &str) -> Result<Artifact, ArtifactError> {
-    let source = ArtifactSource::parse(spec)?;
+    load_with(spec, FetchPolicy::default()).await
+}
+
+async fn load_with(spec: &str, policy: FetchPolicy) -> Result<Artifact, ArtifactError> {
+    let source = ArtifactSource::parse_with(spec, policy)?;
     Artifact::load(&source).await
 }
 
@@ -422,7 +436,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let artifact = match load(&spec).await {
+    let policy = FetchPolicy {
+        timeout: std::time::Duration::from_secs(args.artifact_fetch_timeout_secs),
+        connect_timeout: std::time::Duration::from_secs(args.artifact_fetch_timeout_secs.min(10)),
+        max_bytes: args.artifact_max_bytes,
+        allow_insecure_http: args.allow_insecure_artifact_url,
+    };
+    let artifact = match load_with(&spec, policy).await {
         Ok(a) => a,
         Err(e) => return refuse(&spec, &e),
     };
