@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod plugin_cli;
-use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, inspect};
+use objectos_host::artifact::{Artifact, ArtifactError, ArtifactSource, FetchPolicy, inspect};
 use objectos_host::config::{RuntimeConfig, SeedEnvironment, default_database_url};
 use objectos_host::http::{AppState, HttpConfig};
 use objectos_host::kernel::Kernel;
@@ -44,7 +44,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Load and validate the artifact, sync the database schema, apply seeds, and serve.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with artifacts without serving them.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
@@ -68,6 +68,16 @@ struct ServeArgs {
     /// Artifact URL (file://, http://, https://), optionally with #sha256=<64 hex>.
     #[arg(long = "artifact-url", env = "OS_ARTIFACT_URL")]
     artifact_url: Option<String>,
+    /// Accept an unpinned plain-http:// artifact URL to a host that is not loopback (its bytes can be swapped
+    /// in transit; prefer https:// or a #sha256= pin).
+    #[arg(long, env = "OS_ALLOW_INSECURE_ARTIFACT_URL")]
+    allow_insecure_artifact_url: bool,
+    /// Seconds a whole artifact fetch may take (connecting: at most 10 of them).
+    #[arg(long, env = "OS_ARTIFACT_FETCH_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    artifact_fetch_timeout_secs: u64,
+    /// Largest artifact fetched from a URL, in bytes.
+    #[arg(long, env = "OS_ARTIFACT_MAX_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    artifact_max_bytes: u64,
     /// Database: sqlite://path (created on first run) or postgres://user@host/db.
     #[arg(long, env = "OS_DATABASE_URL", default_value_t = default_database_url())]
     database_url: String,
@@ -104,6 +114,18 @@ struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "OS_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
+    /// Seconds a client has to finish a request's head after its first byte (then the connection is closed).
+    #[arg(long, env = "OS_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    http_header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection (or a new one that sends nothing) stays open.
+    #[arg(long, env = "OS_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    http_idle_timeout_secs: u64,
+    /// Seconds a request may take before it is answered 503 REQUEST_TIMEOUT.
+    #[arg(long, env = "OS_HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    http_request_timeout_secs: u64,
+    /// Open HTTP connections at most; one more is answered 503 TOO_MANY_CONNECTIONS and closed.
+    #[arg(long, env = "OS_HTTP_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    http_max_connections: u64,
     /// Boot (validate, migrate, seed), print the report and exit instead of serving.
     #[arg(long)]
     check: bool,
@@ -191,7 +213,11 @@ fn refuse(source: &str, e: &ArtifactError) -> ExitCode {
 }
 
 async fn load(spec: &str) -> Result<Artifact, ArtifactError> {
-    let source = ArtifactSource::parse(spec)?;
+    load_with(spec, FetchPolicy::default()).await
+}
+
+async fn load_with(spec: &str, policy: FetchPolicy) -> Result<Artifact, ArtifactError> {
+    let source = ArtifactSource::parse_with(spec, policy)?;
     Artifact::load(&source).await
 }
 
@@ -246,7 +272,7 @@ async fn main() -> ExitCode {
             commit_id.as_deref(),
             built_at.as_deref(),
         ),
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Plugin(command) => plugin_cli::run(command),
     }
 }
@@ -410,7 +436,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let artifact = match load(&spec).await {
+    let policy = FetchPolicy {
+        timeout: std::time::Duration::from_secs(args.artifact_fetch_timeout_secs),
+        connect_timeout: std::time::Duration::from_secs(args.artifact_fetch_timeout_secs.min(10)),
+        max_bytes: args.artifact_max_bytes,
+        allow_insecure_http: args.allow_insecure_artifact_url,
+    };
+    let artifact = match load_with(&spec, policy).await {
         Ok(a) => a,
         Err(e) => return refuse(&spec, &e),
     };
@@ -501,6 +533,10 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         max_page_size: args.max_page_size.max(1),
         body_limit: args.body_limit,
         open_signup: args.open_signup,
+        header_timeout: std::time::Duration::from_secs(args.http_header_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(args.http_idle_timeout_secs),
+        request_timeout: std::time::Duration::from_secs(args.http_request_timeout_secs),
+        max_connections: usize::try_from(args.http_max_connections).unwrap_or(512),
     };
     let state = AppState::new(kernel, &secret, http);
     if let Err(e) = state.auth.adopt_seeds().await {

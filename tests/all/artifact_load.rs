@@ -2,7 +2,7 @@
 
 use crate::support::{fixture_json, repo_path, upstream_fixtures};
 use objectos_host::artifact::checksum::{metadata_checksum, sha256_hex};
-use objectos_host::artifact::{Artifact, ArtifactError, ArtifactForm, ArtifactSource};
+use objectos_host::artifact::{Artifact, ArtifactError, ArtifactForm, ArtifactSource, FetchPolicy};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -287,4 +287,131 @@ async fn typed_functions_and_flows_of_upstream_apps() {
             .iter()
             .any(|p| !p.row_level_security.is_empty())
     );
+}
+
+#[test]
+fn plain_http_needs_a_pin_loopback_or_the_operators_leave() {
+    let e = ArtifactSource::parse("http://artifacts.example/app.json").unwrap_err();
+    assert_eq!(e.code(), "ARTIFACT_UNREADABLE");
+    assert!(
+        e.to_string().contains("--allow-insecure-artifact-url"),
+        "{e}"
+    );
+    let pinned = format!(
+        "http://artifacts.example/app.json#sha256={}",
+        "a".repeat(64)
+    );
+    assert!(ArtifactSource::parse(&pinned).is_ok());
+    assert!(ArtifactSource::parse("https://artifacts.example/app.json").is_ok());
+    assert!(ArtifactSource::parse("http://127.0.0.1:8080/app.json").is_ok());
+    assert!(ArtifactSource::parse("http://localhost:8080/app.json").is_ok());
+    assert!(ArtifactSource::parse("http://[::1]:8080/app.json").is_ok());
+    let allowed = FetchPolicy {
+        allow_insecure_http: true,
+        ..FetchPolicy::default()
+    };
+    assert!(ArtifactSource::parse_with("http://artifacts.example/app.json", allowed).is_ok());
+}
+
+/// A server on 127.0.0.1 answering each path with its canned response (`None`: accept, read, never answer),
+/// counting connections.
+async fn serve_routes(
+    routes: Vec<(&'static str, Option<String>)>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                match routes.iter().find(|(p, _)| *p == path) {
+                    Some((_, Some(answer))) => {
+                        let _ = sock.write_all(answer.as_bytes()).await;
+                    }
+                    Some((_, None)) => {
+                        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                    }
+                    None => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), connections)
+}
+
+fn ok_json(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn redirect(to: &str) -> String {
+    format!(
+        "HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
+}
+
+async fn fetch_err(url: &str, policy: FetchPolicy) -> String {
+    Artifact::load(&ArtifactSource::parse_with(url, policy).unwrap())
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
+#[tokio::test]
+async fn artifact_fetch_limits() {
+    let expense = String::from_utf8(std::fs::read(repo_path(EXPENSE)).unwrap()).unwrap();
+    // A body past the cap, announced or not (close-delimited, counted as it streams in).
+    let big = "x".repeat(300_000);
+    let unannounced = format!("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{big}");
+    let (base, _) = serve_routes(vec![
+        ("/announced.json", Some(ok_json(&big))),
+        ("/unannounced.json", Some(unannounced)),
+        ("/silent.json", None),
+        ("/app.json", Some(ok_json(&expense))),
+        ("/moved.json", Some(redirect("/app.json"))),
+    ])
+    .await;
+    let small = FetchPolicy {
+        max_bytes: 100_000,
+        ..FetchPolicy::default()
+    };
+    for path in ["/announced.json", "/unannounced.json"] {
+        let e = fetch_err(&format!("{base}{path}"), small.clone()).await;
+        assert!(e.contains("100000-byte limit"), "{path}: {e}");
+    }
+    // A server that never answers: the total timeout ends the fetch.
+    let quick = FetchPolicy {
+        timeout: std::time::Duration::from_secs(1),
+        ..FetchPolicy::default()
+    };
+    let e = fetch_err(&format!("{base}/silent.json"), quick).await;
+    assert!(e.contains("timed out"), "{e}");
+    // A same-origin redirect is followed.
+    let a = Artifact::load(&ArtifactSource::parse(&format!("{base}/moved.json")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(a.file_sha256, EXPENSE_SHA256);
+    // One to another origin (another port) is not, and the other server sees no connection.
+    let (elsewhere, reached) = serve_routes(vec![("/app.json", Some(ok_json(&expense)))]).await;
+    let (hop, _) = serve_routes(vec![(
+        "/app.json",
+        Some(redirect(&format!("{elsewhere}/app.json"))),
+    )])
+    .await;
+    let e = fetch_err(&format!("{hop}/app.json"), FetchPolicy::default()).await;
+    assert!(e.contains("another origin"), "{e}");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

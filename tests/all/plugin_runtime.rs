@@ -87,13 +87,17 @@ async fn service_plugin_case(db: Db) {
         cfg.plugins = admitted
     })
     .await;
-    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
-    let status = plugin_status(&health.body, "com.example.sample");
-    assert_eq!(status["status"], "running", "{:?}", health.body);
-
     let admin = s
         .sign_up("admin@example.com", "correct horse battery")
         .await;
+    // Plugin details are for a platform administrator; anyone else reads only the headline.
+    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
+    assert_eq!(health.body, json!({"status": "ok"}));
+    let health = s
+        .call("GET", "/api/v1/health", Value::Null, Some(&admin))
+        .await;
+    let status = plugin_status(&health.body, "com.example.sample");
+    assert_eq!(status["status"], "running", "{:?}", health.body);
     let (code, body) = call(&s, &admin, "com.example.sample", "echo", json!({"x": 1})).await;
     assert_eq!(code, 200, "{body:?}");
     assert_eq!(body["data"]["payload"], json!({"x": 1}));
@@ -176,7 +180,9 @@ async fn service_plugin_case(db: Db) {
         "a new instance after the runaway call"
     );
     assert_eq!(body["data"]["config"], json!({"greeting": "hello"}));
-    let health = s.call("GET", "/api/v1/health", Value::Null, None).await;
+    let health = s
+        .call("GET", "/api/v1/health", Value::Null, Some(&admin))
+        .await;
     let status = plugin_status(&health.body, "com.example.sample");
     assert_eq!(status["restarts"], 1, "{status:?}");
     assert!(
@@ -195,6 +201,14 @@ async fn service_plugin_case(db: Db) {
     let (code, _) = call(&s, &admin, "com.example.sample", "nothing", json!({})).await;
     assert_eq!(code, 404);
     let d = s.call("GET", "/api/v1/discovery", Value::Null, None).await;
+    assert!(
+        d.body["services"]["plugin:com.example.sample"].is_null(),
+        "plugins are not listed to anonymous callers: {:?}",
+        d.body
+    );
+    let d = s
+        .call("GET", "/api/v1/discovery", Value::Null, Some(&admin))
+        .await;
     let entry = &d.body["services"]["plugin:com.example.sample"];
     assert_eq!(
         entry["route"], "/api/v1/services/com.example.sample",
@@ -516,6 +530,71 @@ async fn webhook_reaches_only_granted_hosts() {
         "no connection to an ungranted port"
     );
     assert_eq!(*granted.connections.lock().unwrap(), 1);
+}
+
+/// A granted *name* that resolves to a loopback address is refused (DNS rebinding, internal services): the host
+/// resolves it, checks the address and makes no connection. The literal address, granted as such, is reached.
+#[tokio::test]
+async fn a_granted_name_resolving_to_loopback_is_refused() {
+    let target = collector().await;
+    let grant = format!(
+        "[grants.\"com.example.webhook\"]\ncapabilities = [\"http:outbound:localhost:{0}\", \"http:outbound:127.0.0.1:{0}\"]\n",
+        target.port
+    );
+    let manifest = json!({"id": "com.example.webhook", "version": "1.0.0", "kind": "service",
+                          "capabilities": [format!("http:outbound:localhost:{}", target.port),
+                                           format!("http:outbound:127.0.0.1:{}", target.port)]});
+    let admitted = admit(
+        "webhook_rebinding",
+        &[PluginSpec {
+            file: "webhook.wasm",
+            component: objectos_guest_artifacts::WEBHOOK,
+            manifest,
+            grant: &grant,
+        }],
+    );
+    let s = start_server_with(
+        Db::Sqlite,
+        "plugin_webhook_rebinding",
+        app(),
+        Default::default(),
+        |cfg| cfg.plugins = admitted,
+    )
+    .await;
+    let admin = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
+    let url = format!("http://localhost:{}/in", target.port);
+    let (code, body) = call(
+        &s,
+        &admin,
+        "com.example.webhook",
+        "post",
+        json!({"url": url, "body": {"k": 1}}),
+    )
+    .await;
+    assert_ne!(code, 200, "{body:?}");
+    assert!(
+        body.to_string().contains("DestinationIpProhibited"),
+        "{body:?}"
+    );
+    assert_eq!(
+        *target.connections.lock().unwrap(),
+        0,
+        "no connection to the address a granted name resolved to"
+    );
+    // The literal loopback address, granted as such, is reached.
+    let url = format!("http://127.0.0.1:{}/in", target.port);
+    let (code, body) = call(
+        &s,
+        &admin,
+        "com.example.webhook",
+        "post",
+        json!({"url": url, "body": {"k": 2}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:?}");
+    assert_eq!(*target.connections.lock().unwrap(), 1);
 }
 
 /// The audit-forward hooks plugin, subscribed to p_note writes in its manifest, forwards each to the collector

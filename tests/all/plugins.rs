@@ -466,8 +466,17 @@ async fn serve_admits_plugins_by_the_trust_policy() {
         |cfg| cfg.plugins = admitted.clone(),
     )
     .await;
+    // Plugin details are for a platform administrator (the first user).
+    let admin = s
+        .sign_up("admin@example.com", "correct horse battery")
+        .await;
     let r = s
-        .call("GET", "/api/v1/health", serde_json::Value::Null, None)
+        .call(
+            "GET",
+            "/api/v1/health",
+            serde_json::Value::Null,
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let reported = r.body["plugins"].as_array().cloned().unwrap_or_default();

@@ -184,3 +184,47 @@ fn cel_arithmetic_and_stdlib() {
         json!(true)
     );
 }
+
+/// The address ranges a plugin's granted host name may not resolve to (sandbox/outbound.rs).
+#[test]
+fn outbound_refused_ranges() {
+    use objectos_host::sandbox::outbound::refused_range;
+    use std::net::IpAddr;
+    for refused in [
+        "127.0.0.1",
+        "127.8.9.10",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "100.100.100.200",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "::",
+        "::1",
+        "fd00:ec2::254",
+        "fc00::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::",
+    ] {
+        let ip: IpAddr = refused.parse().unwrap();
+        assert!(refused_range(ip).is_some(), "{refused} should be refused");
+    }
+    for allowed in [
+        "8.8.8.8",
+        "172.32.0.1",
+        "100.128.0.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+    ] {
+        let ip: IpAddr = allowed.parse().unwrap();
+        assert_eq!(refused_range(ip), None, "{allowed}");
+    }
+}

@@ -8,7 +8,7 @@ pub mod load;
 pub mod model;
 pub mod validate;
 
-pub use load::{ArtifactForm, ArtifactSource};
+pub use load::{ArtifactForm, ArtifactSource, FetchPolicy};
 pub use model::Definition;
 
 use serde_json::Value;

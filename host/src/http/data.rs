@@ -719,7 +719,18 @@ async fn batch(
     Ok(json_response(200, json!({"results": results})))
 }
 
-/// CSV export, for objects a default permission set lets everyone export (`allowExport`).
+/// A text cell a spreadsheet would read as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return) gets a leading `'`, so opening the export never runs it (OWASP "CSV injection").
+pub fn csv_safe_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// CSV export, for objects a default permission set lets everyone export (`allowExport`). Text cells are
+/// neutralised against formula injection ([`csv_safe_text`]).
 async fn export(
     State(s): State<Shared>,
     Path(object): Path<String>,
@@ -769,7 +780,17 @@ async fn export(
     else {
         return Err(DataError::Internal("unexpected result".into()).into());
     };
-    let columns: Vec<&str> = schema.stored_fields().map(|f| f.name.as_str()).collect();
+    // Columns the caller may not read are left out (their values are masked anyway).
+    let unreadable = s
+        .kernel
+        .permissions()
+        .access(&who.principal, &schema)
+        .unreadable;
+    let columns: Vec<&str> = schema
+        .stored_fields()
+        .map(|f| f.name.as_str())
+        .filter(|c| !unreadable.contains(*c))
+        .collect();
     let mut csv = columns.join(",");
     csv.push('\n');
     for r in &records {
@@ -778,7 +799,7 @@ async fn export(
             .map(|c| {
                 let text = match r.get(*c) {
                     None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::String(s)) => csv_safe_text(s),
                     Some(other) => other.to_string(),
                 };
                 if text.contains([',', '"', '\n', '\r']) {

@@ -1,10 +1,12 @@
 //! Discovery: `/.well-known/objectstack` (wrapped) and `/api/v1`, `/api/v1/discovery` (bare), listing only the
-//! routes and services this build really serves.
+//! routes and services this build really serves. Anyone may read it (clients read it before signing in), so it
+//! says only what the build serves: the plugins' services are listed to a signed-in caller (running ones, where
+//! a service plugin is called), and why a plugin is not running only to a platform administrator.
 
 use super::{Shared, json_response};
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -48,9 +50,15 @@ pub fn discovery() -> Value {
 
 /// Discovery with the running plugins' services (`plugin:<id>`; a service plugin's route is where its
 /// methods are called).
-fn with_plugins(mut d: Value, s: &Shared) -> Value {
+fn with_plugins(mut d: Value, s: &Shared, caller: Caller) -> Value {
+    if caller == Caller::Anonymous {
+        return d;
+    }
     for p in s.kernel.plugins().statuses() {
         let running = p.status == "running";
+        if !running && caller != Caller::Admin {
+            continue;
+        }
         let mut entry = json!({"enabled": running, "status": if running { "available" } else { "unavailable" },
                                "handlerReady": running, "provider": p.id, "version": p.version, "kind": p.kind});
         if p.kind == "service" {
@@ -66,9 +74,24 @@ fn with_plugins(mut d: Value, s: &Shared) -> Value {
     d
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    SignedIn,
+    Admin,
+}
+
+async fn caller(s: &Shared, headers: &HeaderMap) -> Caller {
+    match super::identity(s, headers).await {
+        Ok(who) if who.principal.is_platform_admin() => Caller::Admin,
+        Ok(_) => Caller::SignedIn,
+        Err(_) => Caller::Anonymous,
+    }
+}
+
 /// The wrapped `/.well-known` form carries fewer keys than the bare one, as the real server's does.
-fn well_known_payload(s: &Shared) -> Value {
-    let mut d = with_plugins(discovery(), s);
+fn well_known_payload(s: &Shared, caller: Caller) -> Value {
+    let mut d = with_plugins(discovery(), s, caller);
     if let Some(m) = d.as_object_mut() {
         for k in ["apiName", "scoping"] {
             m.shift_remove(k);
@@ -83,13 +106,15 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-async fn well_known(State(s): State<Shared>) -> Response {
+async fn well_known(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let caller = caller(&s, &headers).await;
     no_store(json_response(
         200,
-        json!({"success": true, "data": well_known_payload(&s)}),
+        json!({"success": true, "data": well_known_payload(&s, caller)}),
     ))
 }
 
-async fn bare(State(s): State<Shared>) -> Response {
-    no_store(json_response(200, with_plugins(discovery(), &s)))
+async fn bare(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let caller = caller(&s, &headers).await;
+    no_store(json_response(200, with_plugins(discovery(), &s, caller)))
 }

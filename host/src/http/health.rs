@@ -1,10 +1,11 @@
 //! `/api/v1/health` (liveness + database reachability) and `/metrics` (Prometheus text: request counts and
-//! latency histograms per route family, database pool).
+//! latency histograms per route family, database pool). Health answers anyone `{status}` with the HTTP status
+//! (200 `ok`, 503 `degraded`); the details (version, database, plugins, errors) only to a platform administrator.
 
 use super::{Shared, json_response};
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{
@@ -94,7 +95,11 @@ pub fn routes() -> Router<Shared> {
         .route("/metrics", get(metrics))
 }
 
-async fn health(State(s): State<Shared>) -> Response {
+async fn health(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let admin = match super::identity(&s, &headers).await {
+        Ok(who) => who.principal.is_platform_admin(),
+        Err(_) => false,
+    };
     let started = Instant::now();
     let db = s.kernel.ping_database().await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -102,9 +107,13 @@ async fn health(State(s): State<Shared>) -> Response {
         Ok(()) => (200, "up", None),
         Err(e) => (503, "down", Some(e.to_string())),
     };
+    let headline = if status == 200 { "ok" } else { "degraded" };
+    if !admin {
+        return json_response(status, json!({ "status": headline }));
+    }
     json_response(
         status,
-        json!({"status": if status == 200 { "ok" } else { "degraded" }, "version": env!("CARGO_PKG_VERSION"),
+        json!({"status": headline, "version": env!("CARGO_PKG_VERSION"),
                "database": {"status": db_status, "driver": s.kernel.driver_name(), "latencyMs": latency_ms, "error": error},
                "plugins": s.kernel.plugins().statuses()}),
     )

@@ -1,8 +1,17 @@
-//! `/api/v1/meta/*`: the artifact's metadata as the real server lists it (objects with their system fields).
+//! `/api/v1/meta/*`: the artifact's metadata as the real server lists it (objects with their system fields),
+//! cut to what the caller may see:
+//! - an object (and its state machines, its actions, a view or report naming it) only when the kernel's access
+//!   computation lets the caller read it; otherwise it does not exist for the caller (lists leave it out, the
+//!   item answers 404 `RESOURCE_NOT_FOUND` as for an unknown name); fields the caller may not read are left out;
+//! - the kinds in [`ADMIN_ONLY`] (permission sets with their RLS policies, hooks, flows, jobs, seed data,
+//!   datasources) and code ([`CODE_KEYS`]: action bodies, handlers, sources) only for a platform administrator;
+//!   for anyone else those kinds are not listed by `/meta/types` and answer 404 `RESOURCE_NOT_FOUND`.
 
 use super::errors::ApiError;
 use super::{Shared, identity, json_response, params};
 use crate::data::catalog::ObjectSchema;
+use crate::kernel::Principal;
+use crate::security::permissions::{Access, Operation};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -32,6 +41,100 @@ const TYPES: &[(&str, &str, &str)] = &[
     ("translation", "translations", "Translation"),
 ];
 
+/// Kinds only a platform administrator sees: policies, code, data and connection details.
+pub const ADMIN_ONLY: &[&str] = &["permission", "hook", "flow", "job", "seed", "datasource"];
+
+/// Keys that hold code (bodies, handlers, sources), left out of every item for all but a platform administrator.
+pub const CODE_KEYS: &[&str] = &[
+    "body",
+    "handler",
+    "source",
+    "script",
+    "code",
+    "component",
+    "execute",
+];
+
+/// Who is looking, and what the kernel lets them read.
+pub struct Viewer {
+    pub principal: Principal,
+}
+
+impl Viewer {
+    pub fn new(principal: Principal) -> Viewer {
+        Viewer { principal }
+    }
+
+    /// The runtime's platform administrator (permission sets do not restrict it).
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_platform_admin()
+    }
+
+    /// The caller's access to `schema`, when it may read it (internal objects never).
+    pub fn readable(&self, s: &Shared, schema: &ObjectSchema) -> Option<Access> {
+        if schema.internal {
+            return None;
+        }
+        let access = s.kernel.permissions().access(&self.principal, schema);
+        access.allows(Operation::Read).then_some(access)
+    }
+
+    /// Whether the object named `name` exists and the caller may read it.
+    pub fn can_read_object(&self, s: &Shared, name: &str) -> bool {
+        s.kernel
+            .catalog()
+            .object(name)
+            .is_some_and(|o| self.readable(s, o).is_some())
+    }
+
+    fn sees_kind(&self, kind: &str) -> bool {
+        self.is_admin() || !ADMIN_ONLY.contains(&kind)
+    }
+
+    /// An item of a non-object kind as this viewer may see it: `None` when it names an object the viewer cannot
+    /// read; without code unless the viewer is an administrator.
+    fn item(&self, s: &Shared, item: &Value) -> Option<Value> {
+        if self.is_admin() {
+            return Some(item.clone());
+        }
+        for key in ["object", "objectName", "object_name"] {
+            if let Some(name) = item.get(key).and_then(Value::as_str)
+                && !self.can_read_object(s, name)
+            {
+                return None;
+            }
+        }
+        Some(without_code(item))
+    }
+}
+
+/// Whether `key: value` holds code: a [`CODE_KEYS`] key with a string or a body (`{language, source}`,
+/// `{component}`). A field that happens to be named `body` or `code` (an object without those) is not code.
+fn is_code(key: &str, value: &Value) -> bool {
+    CODE_KEYS.contains(&key)
+        && match value {
+            Value::String(_) => true,
+            Value::Object(m) => ["language", "source", "component", "sha256"]
+                .iter()
+                .any(|k| m.contains_key(*k)),
+            _ => false,
+        }
+}
+
+/// `v` without code (see [`is_code`]), at any depth.
+pub fn without_code(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, v)| !is_code(k, v))
+                .map(|(k, v)| (k.clone(), without_code(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_code).collect()),
+        other => other.clone(),
+    }
+}
+
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/meta", get(types))
@@ -45,14 +148,15 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn types(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
-    identity(&s, &headers).await?;
-    let entries: Vec<Value> = TYPES
+    let viewer = Viewer::new(identity(&s, &headers).await?.principal);
+    let shown: Vec<_> = TYPES.iter().filter(|t| viewer.sees_kind(t.0)).collect();
+    let entries: Vec<Value> = shown
         .iter()
         .map(|(t, section, label)| json!({"type": t, "label": label, "section": section}))
         .collect();
     Ok(json_response(
         200,
-        json!({"types": TYPES.iter().map(|t| t.0).collect::<Vec<_>>(), "entries": entries}),
+        json!({"types": shown.iter().map(|t| t.0).collect::<Vec<_>>(), "entries": entries}),
     ))
 }
 
@@ -69,8 +173,9 @@ fn system_field_meta(f: &crate::data::catalog::FieldSchema) -> Value {
     Value::Object(m)
 }
 
-/// The artifact's object with the system fields it gets at run time (not `id`, as the real server lists it).
-pub fn object_item(s: &Shared, schema: &ObjectSchema) -> Value {
+/// The artifact's object with the system fields it gets at run time (not `id`, as the real server lists it),
+/// as `viewer` may see it: without the fields it may not read, its actions without code.
+pub fn object_item(s: &Shared, schema: &ObjectSchema, viewer: &Viewer, access: &Access) -> Value {
     let raw = s
         .kernel
         .artifact()
@@ -102,6 +207,7 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema) -> Value {
     for (k, v) in declared {
         fields.entry(k).or_insert(v);
     }
+    fields.retain(|name, _| !access.unreadable.contains(name));
     item.insert("fields".into(), Value::Object(fields));
     let actions: Vec<Value> = s
         .kernel
@@ -112,14 +218,18 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema) -> Value {
         .map(|a| {
             a.iter()
                 .filter(|x| x.get("objectName").and_then(Value::as_str) == Some(&schema.name))
-                .cloned()
+                .filter_map(|x| viewer.item(s, x))
                 .collect()
         })
         .unwrap_or_default();
     if !actions.is_empty() {
         item.insert("actions".into(), Value::Array(actions));
     }
-    Value::Object(item)
+    if viewer.is_admin() {
+        Value::Object(item)
+    } else {
+        without_code(&Value::Object(item))
+    }
 }
 
 fn not_found(kind: &str, name: &str) -> ApiError {
@@ -131,16 +241,21 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     }
 }
 
-fn section_items(s: &Shared, kind: &str) -> Option<Vec<Value>> {
+/// The items of a non-object kind `viewer` may see; `None` for a kind unknown or hidden from it.
+fn section_items(s: &Shared, kind: &str, viewer: &Viewer) -> Option<Vec<Value>> {
     let (_, section, _) = TYPES.iter().find(|(t, _, _)| *t == kind)?;
-    Some(match s.kernel.artifact().raw.get(*section) {
+    if !viewer.sees_kind(kind) {
+        return None;
+    }
+    let items: Vec<Value> = match s.kernel.artifact().raw.get(*section) {
         Some(Value::Array(items)) => items.clone(),
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| json!({"name": k, "item": v}))
             .collect(),
         _ => vec![],
-    })
+    };
+    Some(items.iter().filter_map(|i| viewer.item(s, i)).collect())
 }
 
 async fn list(
@@ -148,20 +263,20 @@ async fn list(
     Path(kind): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    identity(&s, &headers).await?;
+    let viewer = Viewer::new(identity(&s, &headers).await?.principal);
     if kind == "object" {
         let items: Vec<Value> = s
             .kernel
             .catalog()
             .public_objects()
-            .map(|o| object_item(&s, o))
+            .filter_map(|o| Some(object_item(&s, o, &viewer, &viewer.readable(&s, o)?)))
             .collect();
         return Ok(json_response(
             200,
             json!({"type": "object", "items": items}),
         ));
     }
-    let items = section_items(&s, &kind).ok_or_else(|| not_found(&kind, "*"))?;
+    let items = section_items(&s, &kind, &viewer).ok_or_else(|| not_found(&kind, "*"))?;
     Ok(json_response(200, json!({"type": kind, "items": items})))
 }
 
@@ -170,16 +285,21 @@ async fn item(
     Path((kind, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    identity(&s, &headers).await?;
+    let viewer = Viewer::new(identity(&s, &headers).await?.principal);
     if kind == "object" {
-        let schema = s
+        // An object the caller may not read answers exactly as one that does not exist.
+        let (schema, access) = s
             .kernel
             .catalog()
             .object(&name)
-            .filter(|o| !o.internal)
+            .and_then(|o| Some((o, viewer.readable(&s, o)?)))
             .ok_or_else(|| not_found(&kind, &name))?;
         let mut sortability = Map::new();
-        for f in &schema.fields {
+        for f in schema
+            .fields
+            .iter()
+            .filter(|f| !access.unreadable.contains(&f.name))
+        {
             let v = if f.is_sortable() {
                 json!({"sortable": true})
             } else {
@@ -189,10 +309,10 @@ async fn item(
         }
         return Ok(json_response(
             200,
-            json!({"type": "object", "name": name, "sortability": {"fields": sortability}, "item": object_item(&s, schema)}),
+            json!({"type": "object", "name": name, "sortability": {"fields": sortability}, "item": object_item(&s, schema, &viewer, &access)}),
         ));
     }
-    let items = section_items(&s, &kind).ok_or_else(|| not_found(&kind, &name))?;
+    let items = section_items(&s, &kind, &viewer).ok_or_else(|| not_found(&kind, &name))?;
     let found = items
         .into_iter()
         .find(|i| i.get("name").and_then(Value::as_str) == Some(&name))
@@ -210,7 +330,16 @@ async fn state_transitions(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    identity(&s, &headers).await?;
+    let viewer = Viewer::new(identity(&s, &headers).await?.principal);
+    let access = s
+        .kernel
+        .catalog()
+        .object(&name)
+        .and_then(|o| viewer.readable(&s, o))
+        .ok_or_else(|| not_found("object", &name))?;
+    if access.unreadable.contains(&field) {
+        return Err(not_found("object", &format!("{name}.{field}")));
+    }
     let def = s
         .kernel
         .artifact()

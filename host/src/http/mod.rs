@@ -7,6 +7,7 @@ pub mod data;
 pub mod discovery;
 pub mod errors;
 pub mod health;
+pub mod listener;
 pub mod meta;
 pub mod openapi;
 pub mod params;
@@ -38,6 +39,15 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Let anyone sign up after the first user.
     pub open_signup: bool,
+    /// A request's head must be complete this long after its first byte, or the connection is closed.
+    pub header_timeout: std::time::Duration,
+    /// A keep-alive connection with no request under way and nothing moving is closed after this long (also the
+    /// time a new connection has to start its first request).
+    pub idle_timeout: std::time::Duration,
+    /// A handler that has not answered after this long gets 503 `REQUEST_TIMEOUT`.
+    pub request_timeout: std::time::Duration,
+    /// Open connections at most; one more is answered 503 `TOO_MANY_CONNECTIONS` and closed.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +57,10 @@ impl Default for HttpConfig {
             max_page_size: 1000,
             body_limit: 1024 * 1024,
             open_signup: false,
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            request_timeout: std::time::Duration::from_secs(60),
+            max_connections: 512,
         }
     }
 }
@@ -256,6 +270,10 @@ pub fn router(state: Shared) -> Router {
         .merge(openapi::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(detach))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            listener::request_deadline,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.body_limit,
@@ -264,18 +282,13 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, with the connection limits of `state.config` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::serve(listener, state, shutdown).await
 }
 
 /// A JSON response with a status.

@@ -207,14 +207,9 @@ impl WasiHttpHooks for OutboundHttp {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         tracing::debug!(plugin = %self.plugin, uri = %request.uri(), "outbound HTTP");
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
+        // Resolved, checked and connected by the host (DNS rebinding, private ranges): sandbox/outbound.rs.
+        let plugin = self.plugin.clone();
+        Box::new(async move { super::outbound::send(&plugin, request, options).await })
     }
 }
 

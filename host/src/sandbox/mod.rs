@@ -9,6 +9,7 @@ pub mod bindings;
 mod cache;
 pub mod host_calls;
 pub mod limits;
+pub mod outbound;
 pub mod plugin;
 mod snapshot;
 
