@@ -173,6 +173,7 @@ fn sandbox(fuel: bool, epochs: bool) -> Sandbox {
             epochs,
             pool_instances: 16,
             cache_dir: None,
+            ..EngineConfig::default()
         },
         SandboxConfig::default(),
     )
@@ -221,9 +222,10 @@ fn bench_calls(c: &mut Criterion) {
     });
 
     let full = sandbox(true, true);
-    let component = full
-        .load("bench", BodyKind::Hook, &bytes)
-        .expect("component");
+    let component = std::sync::Arc::new(
+        full.load("bench", BodyKind::Hook, &bytes)
+            .expect("component"),
+    );
     let limits = full.config.hook;
     g.bench_function("objectos_hook", |b| {
         b.to_async(&rt).iter(|| async {
@@ -238,9 +240,10 @@ fn bench_calls(c: &mut Criterion) {
     // The same kind of work as a JS body (the expense fixture's beforeInsert hook), run by the JS runtime
     // component the naive way: fresh instance, fresh JS context, parse the body, every call.
     let js_bytes = std::fs::read(objectos_guest_artifacts::JS_RUNTIME).expect("JS runtime");
-    let js = full
-        .load("js-runtime", BodyKind::Script, &js_bytes)
-        .expect("JS runtime loads");
+    let js = std::sync::Arc::new(
+        full.load("js-runtime", BodyKind::Script, &js_bytes)
+            .expect("JS runtime loads"),
+    );
     let js_limits = objectos_host::sandbox::Limits {
         fuel: full.config.function.fuel,
         ..limits
@@ -252,9 +255,10 @@ fn bench_calls(c: &mut Criterion) {
     let snapshot = rt
         .block_on(full.preinitialize_js(&js_bytes, &[js_source.to_string()]))
         .expect("snapshot");
-    let js_prepared = full
-        .load("js-runtime-prepared", BodyKind::Script, &snapshot)
-        .expect("snapshot loads");
+    let js_prepared = std::sync::Arc::new(
+        full.load("js-runtime-prepared", BodyKind::Script, &snapshot)
+            .expect("snapshot loads"),
+    );
     for (name, runtime) in [
         ("objectos_js_hook_naive", &js),
         ("objectos_js_hook_snapshot", &js_prepared),
@@ -295,7 +299,8 @@ fn bench_calls(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4));
     for (fuel, epochs) in [(false, false), (true, false), (false, true), (true, true)] {
         let s = sandbox(fuel, epochs);
-        let component = s.load("bench", BodyKind::Hook, &bytes).expect("component");
+        let component =
+            std::sync::Arc::new(s.load("bench", BodyKind::Hook, &bytes).expect("component"));
         let name = format!(
             "fuel_{}_epochs_{}",
             if fuel { "on" } else { "off" },

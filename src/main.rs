@@ -624,6 +624,10 @@ struct SandboxArgs {
     /// Concurrent invocations (instance pool slots).
     #[arg(long, env = "OS_SANDBOX_POOL", default_value_t = 128)]
     sandbox_pool: u32,
+    /// Threads of the guest pool that runs hook, action and function bodies apart from the request workers
+    /// (default: one per core; 0 runs them on the request workers, yielding every 5 ms tick).
+    #[arg(long, env = "OS_SANDBOX_THREADS")]
+    sandbox_threads: Option<usize>,
     /// The JavaScript runtime component (plugins/js-runtime) that runs `js` bodies; without it they cannot run.
     #[arg(long, env = "OS_JS_RUNTIME")]
     js_runtime: Option<String>,
@@ -657,6 +661,9 @@ impl SandboxArgs {
     fn engine(&self) -> objectos_host::sandbox::EngineConfig {
         objectos_host::sandbox::EngineConfig {
             pool_instances: self.sandbox_pool,
+            guest_threads: self
+                .sandbox_threads
+                .unwrap_or_else(objectos_host::sandbox::limits::default_guest_threads),
             cache_dir: (!self.sandbox_cache_dir.is_empty())
                 .then(|| std::path::PathBuf::from(&self.sandbox_cache_dir)),
             ..Default::default()

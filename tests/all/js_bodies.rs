@@ -209,13 +209,15 @@ async fn upstream_js_bodies_load_and_run() {
         return;
     };
     let sandbox = crate::support::shared_sandbox();
-    let runtime = sandbox
-        .load(
-            "js-runtime",
-            objectos_host::sandbox::BodyKind::Script,
-            &crate::support::js_runtime(),
-        )
-        .expect("the runtime loads");
+    let runtime = std::sync::Arc::new(
+        sandbox
+            .load(
+                "js-runtime",
+                objectos_host::sandbox::BodyKind::Script,
+                &crate::support::js_runtime(),
+            )
+            .expect("the runtime loads"),
+    );
     let limits = objectos_host::sandbox::Limits {
         fuel: sandbox.config.function.fuel,
         ..sandbox.config.function
@@ -307,12 +309,16 @@ async fn snapshot_instances_start_fresh_and_agree_with_the_plain_runtime() {
         .await
         .expect("the snapshot is made");
     assert_ne!(snapshot.as_ref(), runtime.as_ref());
-    let prepared = sandbox
-        .load("prepared", BodyKind::Script, &snapshot)
-        .expect("the snapshot loads");
-    let plain = sandbox
-        .load("plain", BodyKind::Script, &runtime)
-        .expect("the runtime loads");
+    let prepared = std::sync::Arc::new(
+        sandbox
+            .load("prepared", BodyKind::Script, &snapshot)
+            .expect("the snapshot loads"),
+    );
+    let plain = std::sync::Arc::new(
+        sandbox
+            .load("plain", BodyKind::Script, &runtime)
+            .expect("the runtime loads"),
+    );
     let caller = Caller {
         user_id: Some("u1".into()),
         organization_id: Some("o1".into()),

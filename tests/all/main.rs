@@ -22,6 +22,7 @@ mod plugin_runtime;
 mod plugins;
 mod rules;
 mod sandbox;
+mod sandbox_hardening;
 mod schema_sync;
 mod security_matrix;
 mod seeds;

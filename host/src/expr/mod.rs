@@ -3,6 +3,12 @@
 //! Scope-free expressions (seed values, defaults such as `daysAgo(3) + duration("6h20m")`) and
 //! record-scoped ones (formulas, validation rules, action conditions) share one stdlib. Row-level security
 //! does not evaluate here: its policies are lowered to SQL (`security::rls`).
+//!
+//! Evaluation is bounded: text length and nesting at compile time; at run time every comprehension
+//! (`map`, `filter`, `all`, `exists`, `exists_one`) iterates at most [`MAX_COMPREHENSION_ITEMS`] items and
+//! one evaluation takes at most [`MAX_EVALUATION_STEPS`] comprehension steps in all. Date and number
+//! functions use checked arithmetic (out of range is an error), and a panic inside the interpreter is caught
+//! and reported as an evaluation error.
 
 use cel_interpreter::{Context, ExecutionError, Value as CelValue};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -13,6 +19,17 @@ pub const MAX_EXPRESSION_LEN: usize = 4096;
 
 /// Deepest nesting of an expression's syntax tree accepted (a bound on evaluation's recursion).
 pub const MAX_EXPRESSION_DEPTH: usize = 32;
+
+/// Most items one comprehension (`list.map(x, …)`, `filter`, `all`, `exists`, `exists_one`) iterates.
+pub const MAX_COMPREHENSION_ITEMS: usize = 10_000;
+
+/// Most comprehension steps one evaluation takes, nested comprehensions counted in full.
+pub const MAX_EVALUATION_STEPS: u64 = 100_000;
+
+/// Wraps a comprehension's range: refuses one too long, or not a list or map.
+const ITEMS: &str = "__objectos_items";
+/// Wraps a comprehension's step: counts it against [`MAX_EVALUATION_STEPS`].
+const STEP: &str = "__objectos_step";
 
 /// The direct subexpressions of an expression.
 fn children_mut(e: &mut cel_parser::Expression) -> Vec<&mut cel_parser::Expression> {
@@ -67,6 +84,21 @@ fn at_offset(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
 }
 
+fn out_of_range(function: &str, n: i64) -> ExecutionError {
+    ExecutionError::function_error(function, format!("{n} days is out of the range of dates"))
+}
+
+/// `t` moved by `n` days, or an error when that leaves the range of dates (never a panic).
+fn add_days(
+    t: DateTime<FixedOffset>,
+    n: i64,
+    function: &str,
+) -> Result<DateTime<FixedOffset>, ExecutionError> {
+    Duration::try_days(n)
+        .and_then(|d| t.checked_add_signed(d))
+        .ok_or_else(|| out_of_range(function, n))
+}
+
 /// The stdlib functions that need only the clock.
 fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     let mut ctx = Context::default();
@@ -80,8 +112,49 @@ fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     };
     ctx.add_function("now", move || ts(now));
     ctx.add_function("today", move || ts(today));
-    ctx.add_function("daysAgo", move |n: i64| ts(now - Duration::days(n)));
-    ctx.add_function("daysFromNow", move |n: i64| ts(now + Duration::days(n)));
+    ctx.add_function("daysAgo", move |n: i64| {
+        let back = n.checked_neg().ok_or_else(|| out_of_range("daysAgo", n))?;
+        ts(add_days(now.fixed_offset(), back, "daysAgo")?.with_timezone(&Utc))
+    });
+    ctx.add_function("daysFromNow", move |n: i64| {
+        ts(add_days(now.fixed_offset(), n, "daysFromNow")?.with_timezone(&Utc))
+    });
+    // The evaluation bound: one counter per evaluation (a context is made for each).
+    let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    ctx.add_function(
+        STEP,
+        move |v: CelValue| -> Result<CelValue, ExecutionError> {
+            let taken = steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if taken > MAX_EVALUATION_STEPS {
+                return Err(ExecutionError::function_error(
+                    "evaluation",
+                    format!(
+                        "the expression took more than {MAX_EVALUATION_STEPS} comprehension steps"
+                    ),
+                ));
+            }
+            Ok(v)
+        },
+    );
+    ctx.add_function(ITEMS, |v: CelValue| -> Result<CelValue, ExecutionError> {
+        let n = match &v {
+            CelValue::List(l) => l.len(),
+            CelValue::Map(m) => m.map.len(),
+            other => {
+                return Err(ExecutionError::function_error(
+                    "comprehension",
+                    format!("cannot iterate over a {:?}", other.type_of()),
+                ));
+            }
+        };
+        if n > MAX_COMPREHENSION_ITEMS {
+            return Err(ExecutionError::function_error(
+                "comprehension",
+                format!("iterates over {n} items; at most {MAX_COMPREHENSION_ITEMS} are allowed"),
+            ));
+        }
+        Ok(v)
+    });
     ctx.add_function("upper", |s: std::sync::Arc<String>| s.to_uppercase());
     ctx.add_function("lower", |s: std::sync::Arc<String>| s.to_lowercase());
     ctx.add_function("trim", |s: std::sync::Arc<String>| s.trim().to_string());
@@ -186,7 +259,9 @@ fn add_stdlib(ctx: &mut Context<'static>) {
     });
     ctx.add_function("abs", |v: CelValue| -> Result<CelValue, ExecutionError> {
         Ok(match v {
-            CelValue::Int(i) => CelValue::Int(i.abs()),
+            CelValue::Int(i) => CelValue::Int(i.checked_abs().ok_or_else(|| {
+                ExecutionError::function_error("abs", format!("abs({i}) is out of range"))
+            })?),
             other => CelValue::Float(number(&other)?.abs()),
         })
     });
@@ -207,13 +282,14 @@ fn add_stdlib(ctx: &mut Context<'static>) {
     ctx.add_function(
         "daysBetween",
         |a: CelValue, b: CelValue| -> Result<i64, ExecutionError> {
-            Ok((instant(&b)? - instant(&a)?).num_days())
+            let (a, b) = (instant(&a)?, instant(&b)?);
+            Ok(b.signed_duration_since(a).num_days())
         },
     );
     ctx.add_function(
         "addDays",
         |t: CelValue, n: i64| -> Result<CelValue, ExecutionError> {
-            Ok(CelValue::Timestamp(instant(&t)? + Duration::days(n)))
+            add_days(instant(&t)?, n, "addDays").map(CelValue::Timestamp)
         },
     );
     ctx.add_function(
@@ -254,9 +330,22 @@ pub fn evaluate_constant(source: &str, now: DateTime<Utc>) -> Result<Value, Stri
     }
     let compiled = compile(source)?;
     let ctx = clock_context(now);
-    let value = CelValue::resolve(&compiled.ast, &ctx)
-        .map_err(|e| format!("cannot evaluate CEL `{source}`: {e}"))?;
+    let value =
+        resolve(&compiled.ast, &ctx).map_err(|e| format!("cannot evaluate CEL `{source}`: {e}"))?;
     to_json(&value)
+}
+
+/// Evaluates a syntax tree. The interpreter panics on a few inputs (a comprehension over something it does
+/// not expect, a struct literal); a panic is caught here and is an evaluation error like any other.
+fn resolve(ast: &cel_parser::Expression, ctx: &Context) -> Result<CelValue, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| CelValue::resolve(ast, ctx)))
+        .unwrap_or_else(|_| {
+            Err(ExecutionError::function_error(
+                "evaluation",
+                "the interpreter cannot evaluate this expression",
+            ))
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// Whether a JSON value is an expression object `{dialect: "cel", source}`; returns its source.
@@ -329,6 +418,7 @@ pub fn compile(source: &str) -> Result<Compiled, String> {
     let mut ast = parse_ast(source)?;
     check_depth(&ast)?;
     numeric_arithmetic(&mut ast);
+    bound_comprehensions(&mut ast);
     Ok(Compiled { ast })
 }
 
@@ -364,6 +454,33 @@ fn numeric_arithmetic(e: &mut cel_parser::Expression) {
                 }),
             };
         }
+    }
+}
+
+/// `wrapped(inner)` in place of `inner`, keeping its id.
+fn wrap_call(e: &mut cel_parser::Expression, function: &str) {
+    use cel_parser::ast::{CallExpr, Expr, IdedExpr};
+    let inner = std::mem::take(e);
+    *e = IdedExpr {
+        id: inner.id,
+        expr: Expr::Call(CallExpr {
+            func_name: function.to_string(),
+            target: None,
+            args: vec![inner],
+        }),
+    };
+}
+
+/// Puts every comprehension under the evaluation bound: its range through [`ITEMS`], its step through
+/// [`STEP`].
+fn bound_comprehensions(e: &mut cel_parser::Expression) {
+    use cel_parser::ast::Expr;
+    for child in children_mut(e) {
+        bound_comprehensions(child);
+    }
+    if let Expr::Comprehension(c) = &mut e.expr {
+        wrap_call(&mut c.iter_range, ITEMS);
+        wrap_call(&mut c.loop_step, STEP);
     }
 }
 
@@ -488,7 +605,7 @@ impl Compiled {
         for (name, v) in roots {
             ctx.add_variable_from_value(name.to_string(), to_cel(v));
         }
-        let value = CelValue::resolve(&self.ast, &ctx).map_err(|e| e.to_string())?;
+        let value = resolve(&self.ast, &ctx)?;
         to_json(&value)
     }
 }

@@ -228,14 +228,24 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
 /// Runs each request in its own task. A client that disconnects drops only the wait for the answer, never the
 /// handler half-way through a transaction (a cancelled `begin` once left a pooled SQLite connection holding the
 /// write lock, and every later write failed).
+///
+/// The task carries the request's span (its logs have the request id), and a panic in it is contained: the
+/// client gets 500 `INTERNAL_ERROR` with the request id (in the body and the `x-request-id` header), the log
+/// says what panicked, and the server goes on.
 async fn detach(req: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(req)).await {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    match tokio::spawn(next.run(req).in_current_span()).await {
         Ok(response) => response,
         Err(e) => {
-            tracing::error!("request task failed: {e}");
+            tracing::error!(request_id, "request task failed: {e}");
             json_response(
                 500,
-                serde_json::json!({"error": "Internal server error", "code": "INTERNAL_ERROR"}),
+                serde_json::json!({"error": "Internal server error", "code": "INTERNAL_ERROR", "requestId": request_id}),
             )
         }
     }

@@ -419,12 +419,7 @@ impl Kernel {
                         sandbox.call_function(component, limits, &caller, &text, Some(bridge))
                     })
                     .await?;
-                serde_json::from_str(&out).map_err(|e| {
-                    DataError::Sandbox(SandboxError::Trapped {
-                        body: name.to_string(),
-                        reason: format!("returned something that is not JSON: {e}"),
-                    })
-                })
+                crate::sandbox::parse_result(name, &out).map_err(DataError::Sandbox)
             }
             Body::Cel(expr) => {
                 let params = input.get("params").cloned().unwrap_or(Value::Null);
@@ -469,7 +464,7 @@ impl Kernel {
                         )
                     })
                     .await?;
-                Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
+                crate::sandbox::parse_result(name, &out).map_err(DataError::Sandbox)
             }
             Body::Plugin(p) => Err(DataError::FunctionUnavailable {
                 name: name.to_string(),

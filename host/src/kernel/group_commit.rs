@@ -2,10 +2,14 @@
 //! written queue up; the next one to take the writer lock becomes the leader and runs every queued write in
 //! ONE transaction, each inside its own savepoint (a failing write rolls back alone), then commits once and
 //! hands every caller its own result. Nobody is answered before the commit that holds their write.
+//!
+//! A write that panics fails alone: the panic is caught at the write's boundary, its savepoint is rolled back,
+//! its caller gets `INTERNAL_ERROR` and its batch-mates commit.
 
 use super::hooks::WriteCx;
 use super::{DataOp, Kernel, OpResult, Principal};
 use crate::data::error::DataError;
+use futures_util::FutureExt;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 
@@ -92,9 +96,19 @@ impl GroupCommit {
                 continue;
             }
             let mut cx = WriteCx::at_depth(job.depth);
-            let result = kernel
-                .write_in(&mut *tx, &job.principal, job.op, &mut cx)
-                .await;
+            let write = kernel.write_in(&mut *tx, &job.principal, job.op, &mut cx);
+            let result = std::panic::AssertUnwindSafe(write)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let request = job.principal.request_id.as_deref().unwrap_or("-");
+                    tracing::error!(
+                        request_id = request,
+                        "a write panicked ({}); it fails alone, its batch goes on",
+                        panic_message(&*panic)
+                    );
+                    Err(DataError::Internal("the write panicked".into()))
+                });
             if result.is_ok() {
                 deferred.push(cx.after_commit);
             }
@@ -128,4 +142,13 @@ impl GroupCommit {
             let _ = reply.send(answer);
         }
     }
+}
+
+/// What a caught panic said, when it said it as text.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }

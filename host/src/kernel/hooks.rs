@@ -399,6 +399,39 @@ pub fn guest_error(e: DataError) -> GuestError {
     }
 }
 
+/// A guest's data call failed: the guest gets the error; a server-side failure (the database refused
+/// the query, a datasource outage) is also logged with the request id, which the guest's error names.
+fn server_failure(principal: &Principal, e: DataError) -> GuestError {
+    if !matches!(
+        e.kind(),
+        ErrorKind::Internal
+            | ErrorKind::Unavailable
+            | ErrorKind::Timeout
+            | ErrorKind::NotImplemented
+    ) {
+        return guest_error(e);
+    }
+    let request = principal.request_id.as_deref().unwrap_or("-");
+    tracing::error!(
+        request_id = request,
+        code = e.code(),
+        "a guest's data call failed: {e}"
+    );
+    match guest_error(e) {
+        GuestError::Internal(_) => GuestError::Internal(format!(
+            "internal error (see the server log, request id {request})"
+        )),
+        other => other,
+    }
+}
+
+/// Whether one of the record's top-level values is the string `marker` (see `SandboxConfig::panic_on_marker`).
+fn holds_marker(record: &Value, marker: &str) -> bool {
+    record
+        .as_object()
+        .is_some_and(|m| m.values().any(|v| v.as_str() == Some(marker)))
+}
+
 /// A shorter borrow of an optional transaction (`as_deref_mut` cannot shorten the trait object's lifetime).
 fn reborrow<'b>(tx: &'b mut Option<&mut dyn Transaction>) -> Option<&'b mut dyn Transaction> {
     match tx {
@@ -437,6 +470,13 @@ impl Kernel {
         cx: &mut WriteCx,
         ev: EventInput<'_>,
     ) -> Result<Value, DataError> {
+        if let Some(marker) = &self.sandbox_config.panic_on_marker
+            && ev.event.starts_with("before")
+            && holds_marker(&ev.input, marker)
+        {
+            // Fault injection for the tests of the panic boundaries; off unless a test sets it.
+            panic!("fault injection: a record holds the panic marker");
+        }
         // One map lookup for a write whose object and event no hook listens to.
         if !self.hooks.listens(ev.object, ev.event) {
             return Ok(ev.input);
@@ -518,7 +558,17 @@ impl Kernel {
             }
             let outcome = self
                 .invoke_hook(reborrow(&mut tx), &hook, principal, cx, &event)
-                .await;
+                .await
+                .and_then(|outcome| match outcome {
+                    // A replacement that is not JSON at all is the body's fault (one that is JSON but not a
+                    // record for this event is ignored below).
+                    HookOutcome::Proceed(Some(text)) => {
+                        crate::sandbox::parse_result(&hook.name, &text)
+                            .map(|_| HookOutcome::Proceed(Some(text)))
+                            .map_err(DataError::Sandbox)
+                    }
+                    other => Ok(other),
+                });
             match outcome {
                 Ok(HookOutcome::Proceed(Some(replacement))) => {
                     match serde_json::from_str::<Value>(&replacement) {
@@ -639,7 +689,8 @@ impl Kernel {
                     })
                     .await
                     .map_err(DataError::Sandbox)?;
-                let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+                let answer = crate::sandbox::parse_result(&hook.name, &answer)
+                    .map_err(DataError::Sandbox)?;
                 Ok(match (answer.get("abort"), answer.get("proceed")) {
                     (Some(m), _) => {
                         HookOutcome::Abort(m.as_str().map_or_else(|| m.to_string(), str::to_string))
@@ -668,6 +719,14 @@ impl Kernel {
         let (bridge, mut requests) = mpsc::channel::<DataRequest>(4);
         let call = start(bridge);
         tokio::pin!(call);
+        let kernel = if tx.is_none() {
+            self.me.upgrade()
+        } else {
+            None
+        };
+        if let Some(kernel) = kernel {
+            return Self::serve_detached(kernel, principal, cx, call, requests).await;
+        }
         loop {
             tokio::select! {
                 biased;
@@ -677,6 +736,48 @@ impl Kernel {
                         .guest_call(reborrow(&mut tx), principal, cx, request.call)
                         .await;
                     let _ = request.reply.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Serves the data calls of a guest that runs outside any transaction (actions, functions, plugins'
+    /// services): each call runs as a task of its own, so the guest is never left waiting on this loop, and a
+    /// call that outlives the host-call timeout fails the invocation (FUNCTION_HOST_CALL_TIMEOUT) while the
+    /// call itself finishes on its own, as any client's write would (it is never cut off half-way).
+    async fn serve_detached<T>(
+        kernel: Arc<Kernel>,
+        principal: &Principal,
+        cx: &mut WriteCx,
+        mut call: std::pin::Pin<&mut impl Future<Output = T>>,
+        mut requests: mpsc::Receiver<DataRequest>,
+    ) -> T {
+        use tracing::Instrument;
+        type Refusal = (String, Option<String>, String);
+        let denied: Arc<std::sync::Mutex<Option<Refusal>>> = Arc::default();
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut call => {
+                    if cx.denied.is_none() {
+                        cx.denied = denied.lock().ok().and_then(|mut d| d.take());
+                    }
+                    return done;
+                }
+                Some(request) = requests.recv() => {
+                    let (kernel, principal, denied, depth) =
+                        (kernel.clone(), principal.clone(), denied.clone(), cx.depth);
+                    tokio::spawn(
+                        async move {
+                            let mut cx = WriteCx::at_depth(depth);
+                            let answer = kernel.guest_call(None, &principal, &mut cx, request.call).await;
+                            if let (Some(refusal), Ok(mut slot)) = (cx.denied, denied.lock()) {
+                                slot.get_or_insert(refusal);
+                            }
+                            let _ = request.reply.send(answer);
+                        }
+                        .in_current_span(),
+                    );
                 }
             }
         }
@@ -795,7 +896,7 @@ impl Kernel {
             {
                 cx.denied = Some((object.clone(), field.clone(), message.clone()));
             }
-            match result.map_err(guest_error)? {
+            match result.map_err(|e| server_failure(principal, e))? {
                 OpResult::List { records, total, .. } => {
                     Ok(json!({"records": records, "total": total}).to_string())
                 }

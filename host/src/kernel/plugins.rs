@@ -256,12 +256,7 @@ impl Kernel {
                 },
             )
             .await?;
-        serde_json::from_str(&text).map_err(|e| {
-            DataError::Sandbox(SandboxError::Trapped {
-                body: plugin.id.clone(),
-                reason: format!("its answer is not JSON: {e}"),
-            })
-        })
+        crate::sandbox::parse_result(&plugin.id, &text).map_err(DataError::Sandbox)
     }
 
     /// A hooks plugin's hook. A before-hook that replaces the record needs `data:write:<object>`.

@@ -70,6 +70,10 @@ pub struct GuestState {
     http: WasiHttpCtx,
     /// Where a plugin granted `http:outbound:<host>` may send requests (nobody else links wasi:http).
     pub(super) outbound: OutboundHttp,
+    /// When the current call must end: the epoch callback lets the guest run on, a tick at a time, until then.
+    pub(super) deadline: Option<std::time::Instant>,
+    /// Set when a data call outlived the host-call timeout (its milliseconds): the invocation then fails.
+    pub(super) host_call_timed_out: Option<u128>,
 }
 
 impl GuestState {
@@ -104,6 +108,8 @@ impl GuestState {
             max_log_bytes,
             http: WasiHttpCtx::new(),
             outbound: OutboundHttp::default(),
+            deadline: None,
+            host_call_timed_out: None,
         }
     }
 
@@ -119,6 +125,7 @@ impl GuestState {
         self.bridge = bridge;
         self.log_left = self.max_log_bytes;
         self.limiter.hit = false;
+        self.host_call_timed_out = None;
     }
 
     /// Whatever the guest printed, into the host log (capped by the pipes). A long-lived instance's pipes
@@ -274,10 +281,13 @@ impl GuestState {
         match tokio::time::timeout(self.host_call_timeout, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(GuestError::Internal("the data call was dropped".into())),
-            Err(_) => Err(GuestError::Internal(format!(
-                "the data call did not answer within {} ms",
-                self.host_call_timeout.as_millis()
-            ))),
+            Err(_) => {
+                let ms = self.host_call_timeout.as_millis();
+                self.host_call_timed_out = Some(ms);
+                Err(GuestError::Internal(format!(
+                    "FUNCTION_HOST_CALL_TIMEOUT: the data call did not answer within {ms} ms"
+                )))
+            }
         }
     }
 }

@@ -40,6 +40,16 @@ pub struct EngineConfig {
     pub epochs: bool,
     /// Where compiled components are cached (`None`: compile at every start).
     pub cache_dir: Option<PathBuf>,
+    /// Threads of the guest pool that runs artifact bodies (hooks, actions, functions), apart from the
+    /// runtime that serves requests, so a computing guest never holds a request worker. 0 runs guests on
+    /// the caller's runtime (they still yield every epoch tick).
+    pub guest_threads: usize,
+}
+
+/// One guest thread per core: guests get the machine's compute, and the request workers (woken by the
+/// kernel ahead of the guests, which run at a lower priority) keep answering.
+pub fn default_guest_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl Default for EngineConfig {
@@ -49,6 +59,7 @@ impl Default for EngineConfig {
             fuel: true,
             epochs: true,
             cache_dir: None,
+            guest_threads: default_guest_threads(),
         }
     }
 }
@@ -66,6 +77,11 @@ pub struct SandboxConfig {
     pub host_call_timeout: Duration,
     /// Hooks fired by writes that hooks made, at most this deep.
     pub max_hook_depth: usize,
+    /// Fault injection for the tests of the panic boundaries, off (`None`) by default and set by no flag or
+    /// environment variable: a write whose record holds this exact string as a top-level value panics
+    /// before its before-hooks run.
+    #[doc(hidden)]
+    pub panic_on_marker: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -85,6 +101,7 @@ impl Default for SandboxConfig {
             max_log_bytes: 16 * 1024,
             host_call_timeout: Duration::from_secs(5),
             max_hook_depth: 4,
+            panic_on_marker: None,
         }
     }
 }

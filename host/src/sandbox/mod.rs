@@ -4,6 +4,10 @@
 //! One `Engine` (pooling allocator, fuel, epochs) and one `Linker` serve every component; each component is
 //! compiled once (or loaded from the compile cache) into an `InstancePre`, so an invocation only instantiates
 //! from the pool and makes one typed call.
+//!
+//! Guests never hold a request worker: artifact bodies run on the guest pool (a runtime of its own, threads at
+//! a lower priority), and every guest, there or in a long-lived plugin instance, yields to its executor at each
+//! epoch tick until its wall-clock deadline, when it is stopped (`FUNCTION_TIMEOUT`).
 
 pub mod bindings;
 mod cache;
@@ -25,8 +29,9 @@ use host_calls::GuestState;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use std::time::Instant;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 /// Bytes of a pool slot's memory, tables and stack reset in place rather than unmapped between calls.
 const KEEP_RESIDENT: usize = 4 << 20;
@@ -73,6 +78,14 @@ pub enum SandboxError {
     Refused { body: String, reason: String },
     #[error("{body}: every sandbox slot is busy")]
     Busy { body: String },
+    /// A `data` (or service) call of the guest did not answer within the host-call timeout. The invocation
+    /// fails whatever the guest made of it: the call's effect is unknown to it.
+    #[error("{body}: a data call did not answer within {ms} ms")]
+    HostCallTimeout { body: String, ms: u128 },
+    /// The guest answered something that is not what its kind of body must return (not JSON, nested too
+    /// deep, too large to read).
+    #[error("{body}: returned an invalid result: {reason}")]
+    InvalidResult { body: String, reason: String },
     #[error("{body}: {error}")]
     Guest { body: String, error: GuestFailure },
 }
@@ -111,7 +124,9 @@ impl SandboxError {
     pub fn kind(&self) -> crate::data::error::ErrorKind {
         use crate::data::error::ErrorKind;
         match self {
-            SandboxError::Timeout { .. } => ErrorKind::Timeout,
+            SandboxError::Timeout { .. } | SandboxError::HostCallTimeout { .. } => {
+                ErrorKind::Timeout
+            }
             SandboxError::Busy { .. } => ErrorKind::Unavailable,
             SandboxError::Guest { error, .. } => match error {
                 GuestFailure::Denied(_) => ErrorKind::Denied,
@@ -134,6 +149,8 @@ impl SandboxError {
             SandboxError::OutputTooLarge { .. } => "FUNCTION_OUTPUT_TOO_LARGE",
             SandboxError::Refused { .. } => "FUNCTION_REFUSED",
             SandboxError::Busy { .. } => "FUNCTION_BUSY",
+            SandboxError::HostCallTimeout { .. } => "FUNCTION_HOST_CALL_TIMEOUT",
+            SandboxError::InvalidResult { .. } => "FUNCTION_INVALID_RESULT",
             SandboxError::Guest { error, .. } => match error {
                 GuestFailure::Denied(_) => "PERMISSION_DENIED",
                 GuestFailure::NotFound(_) => "RECORD_NOT_FOUND",
@@ -157,11 +174,48 @@ struct Shared {
     snapshots: tokio::sync::Mutex<std::collections::HashMap<String, Arc<Vec<u8>>>>,
     config: EngineConfig,
     ticker_stop: Arc<AtomicBool>,
+    /// The guest pool (`None` when `guest_threads` is 0). An `Option` so that dropping it can be done
+    /// without blocking (`shutdown_background`), even from inside another runtime.
+    pool: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+        if let Some(pool) = self.pool.take() {
+            pool.shutdown_background();
+        }
+    }
+}
+
+/// How much lower than the request workers the guest pool's threads run (a `nice` increment): when the
+/// machine is busy with guests, the kernel still runs a woken request worker first.
+const GUEST_NICENESS: i32 = 10;
+
+/// The runtime artifact bodies run on.
+fn guest_pool(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("objectos-guest")
+        .on_thread_start(|| {
+            // SAFETY: setpriority with PRIO_PROCESS and 0 changes the calling thread's niceness on Linux
+            // (each thread has its own); it reads no memory of ours. A failure leaves the priority as it was.
+            #[cfg(target_os = "linux")]
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, GUEST_NICENESS);
+            }
+        })
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the guest pool: {e}"))
+}
+
+/// A task on the guest pool, cancelled if whoever waits for it goes away.
+struct PoolTask<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for PoolTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -272,6 +326,10 @@ impl Sandbox {
                 })
                 .map_err(|e| format!("starting the epoch clock: {e}"))?;
         }
+        let pool = match engine_config.guest_threads {
+            0 => None,
+            n => Some(guest_pool(n)?),
+        };
         Ok(Sandbox {
             shared: Arc::new(Shared {
                 engine,
@@ -281,6 +339,7 @@ impl Sandbox {
                 snapshots: Default::default(),
                 config: engine_config,
                 ticker_stop,
+                pool,
             }),
             config,
         })
@@ -418,15 +477,48 @@ impl Sandbox {
             store.set_fuel(limits.fuel).map_err(|e| internal(name, e))?;
         }
         if self.shared.config.epochs {
-            store.set_epoch_deadline(self.deadline_ticks(limits));
-            store.epoch_deadline_trap();
+            // At every tick the guest yields to its executor (other tasks run), and goes on until its
+            // deadline; then it is stopped with an interrupt trap (`FUNCTION_TIMEOUT`).
+            store.epoch_deadline_callback(|ctx| {
+                Ok(match ctx.data().deadline {
+                    Some(deadline) if Instant::now() < deadline => UpdateDeadline::Yield(1),
+                    _ => UpdateDeadline::Interrupt,
+                })
+            });
+            self.arm_deadline(&mut store, limits);
         }
         Ok(store)
     }
 
-    /// A call's wall-clock limit in epoch ticks (rounded up, plus the tick already under way).
-    fn deadline_ticks(&self, limits: &Limits) -> u64 {
-        limits.timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64 + 1
+    /// Starts a call's wall-clock limit: the guest runs one tick at a time until then.
+    fn arm_deadline(&self, store: &mut Store<GuestState>, limits: &Limits) {
+        if self.shared.config.epochs {
+            store.data_mut().deadline = Some(Instant::now() + limits.timeout);
+            store.set_epoch_deadline(1);
+        }
+    }
+
+    /// Runs `work` (an artifact body's whole invocation) on the guest pool, or here without one.
+    async fn on_pool<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl Future<Output = Result<T, SandboxError>> + Send + 'static,
+    ) -> Result<T, SandboxError> {
+        use tracing::Instrument;
+        let Some(pool) = &self.shared.pool else {
+            return work.await;
+        };
+        let mut task = PoolTask(pool.spawn(work.in_current_span()));
+        match (&mut task.0).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(body = name, "a guest invocation's task failed: {e}");
+                Err(SandboxError::Trapped {
+                    body: name.to_string(),
+                    reason: "the sandbox task failed (see the server log)".into(),
+                })
+            }
+        }
     }
 
     /// Turns a failed call into the error that says what the guest did.
@@ -542,14 +634,37 @@ impl Sandbox {
             })
             .await;
         store.data_mut().flush_output();
+        if let Some(ms) = store.data_mut().host_call_timed_out.take() {
+            tracing::warn!(body = %name, "a data call did not answer within {ms} ms: the invocation fails");
+            return Err(SandboxError::HostCallTimeout {
+                body: name.to_string(),
+                ms,
+            });
+        }
         result?.map_err(|e| SandboxError::Guest {
             body: name.to_string(),
             error: e.into(),
         })
     }
 
-    /// One hook invocation in a fresh instance.
+    /// One hook invocation in a fresh instance, on the guest pool.
     pub async fn call_hook(
+        &self,
+        component: &Arc<LoadedComponent>,
+        limits: &Limits,
+        event: &HookEvent,
+        bridge: Option<DataBridge>,
+    ) -> Result<HookOutcome, SandboxError> {
+        let (this, component, limits, event) =
+            (self.clone(), component.clone(), *limits, event.clone());
+        let name = component.name.clone();
+        self.on_pool(&name, async move {
+            this.hook_here(&component, &limits, &event, bridge).await
+        })
+        .await
+    }
+
+    async fn hook_here(
         &self,
         component: &LoadedComponent,
         limits: &Limits,
@@ -585,41 +700,52 @@ impl Sandbox {
         }
     }
 
-    /// One function invocation in a fresh instance; the result is JSON text.
+    /// One function invocation in a fresh instance, on the guest pool; the result is JSON text.
     pub async fn call_function(
         &self,
-        component: &LoadedComponent,
+        component: &Arc<LoadedComponent>,
         limits: &Limits,
         caller: &Caller,
         input: &str,
         bridge: Option<DataBridge>,
     ) -> Result<String, SandboxError> {
-        let Pre::Function(pre) = &component.pre else {
-            return Err(SandboxError::Refused {
-                body: component.name.to_string(),
-                reason: "it is a hook body, not a function body".into(),
-            });
-        };
-        let input = input.to_string();
-        let text = self
-            .invoke(&component.name, limits, bridge, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .objectos_host_function()
-                    .call_call(store, caller, &input)
-                    .await
-            })
-            .await?;
-        self.check_output(&component.name, &text)?;
-        Ok(text)
+        let (this, component, limits, caller, input) = (
+            self.clone(),
+            component.clone(),
+            *limits,
+            caller.clone(),
+            input.to_string(),
+        );
+        let name = component.name.clone();
+        self.on_pool(&name, async move {
+            let Pre::Function(pre) = &component.pre else {
+                return Err(SandboxError::Refused {
+                    body: component.name.to_string(),
+                    reason: "it is a hook body, not a function body".into(),
+                });
+            };
+            let text = this
+                .invoke(&component.name, &limits, bridge, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .objectos_host_function()
+                        .call_call(store, &caller, &input)
+                        .await
+                })
+                .await?;
+            this.check_output(&component.name, &text)?;
+            Ok(text)
+        })
+        .await
     }
 
-    /// Runs a JavaScript body in a fresh instance of the JS runtime component. `hook` picks `run-hook`
-    /// (`payload` is the event) or `run-function` (`payload` is the input); the answer is JSON text.
+    /// Runs a JavaScript body in a fresh instance of the JS runtime component, on the guest pool. `hook`
+    /// picks `run-hook` (`payload` is the event) or `run-function` (`payload` is the input); the answer is
+    /// JSON text.
     #[allow(clippy::too_many_arguments)]
     pub async fn call_script(
         &self,
-        runtime: &LoadedComponent,
+        runtime: &Arc<LoadedComponent>,
         body_name: &str,
         limits: &Limits,
         hook: bool,
@@ -629,36 +755,41 @@ impl Sandbox {
         payload: &str,
         bridge: Option<DataBridge>,
     ) -> Result<String, SandboxError> {
-        let Pre::Script(pre) = &runtime.pre else {
-            return Err(SandboxError::Refused {
-                body: body_name.to_string(),
-                reason: "the JS runtime component does not export objectos:host/script".into(),
-            });
-        };
         // Errors and logs name the body, not the runtime that ran it.
         let name: Arc<str> = Arc::from(body_name);
+        let (this, runtime, limits, caller) =
+            (self.clone(), runtime.clone(), *limits, caller.clone());
         let (source, capabilities, payload) = (
             source.to_string(),
             capabilities.to_vec(),
             payload.to_string(),
         );
-        let text = self
-            .invoke(&name, limits, bridge, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let script = instance.objectos_host_script();
-                if hook {
-                    script
-                        .call_run_hook(store, &source, &capabilities, caller, &payload)
-                        .await
-                } else {
-                    script
-                        .call_run_function(store, &source, &capabilities, caller, &payload)
-                        .await
-                }
-            })
-            .await?;
-        self.check_output(&name, &text)?;
-        Ok(text)
+        self.on_pool(body_name, async move {
+            let Pre::Script(pre) = &runtime.pre else {
+                return Err(SandboxError::Refused {
+                    body: name.to_string(),
+                    reason: "the JS runtime component does not export objectos:host/script".into(),
+                });
+            };
+            let text = this
+                .invoke(&name, &limits, bridge, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let script = instance.objectos_host_script();
+                    if hook {
+                        script
+                            .call_run_hook(store, &source, &capabilities, &caller, &payload)
+                            .await
+                    } else {
+                        script
+                            .call_run_function(store, &source, &capabilities, &caller, &payload)
+                            .await
+                    }
+                })
+                .await?;
+            this.check_output(&name, &text)?;
+            Ok(text)
+        })
+        .await
     }
 
     /// An instance kept across calls: NOT how objectos runs artifact code (every invocation gets a fresh
@@ -706,13 +837,8 @@ impl ReusableHook {
                 .map_err(|e| e.to_string())?;
         }
         if self.epochs {
-            let ticks = self
-                .limits
-                .timeout
-                .as_micros()
-                .div_ceil(EPOCH_TICK.as_micros()) as u64
-                + 1;
-            self.store.set_epoch_deadline(ticks);
+            self.store.data_mut().deadline = Some(Instant::now() + self.limits.timeout);
+            self.store.set_epoch_deadline(1);
         }
         match self
             .instance
@@ -726,6 +852,24 @@ impl ReusableHook {
             Err(e) => Err(format!("{e:?}")),
         }
     }
+}
+
+/// Reads a guest's JSON answer. Text that is not JSON, or JSON nested deeper than the reader allows (128
+/// levels), is the body's fault: `FUNCTION_INVALID_RESULT`, not a trap. (Its size is already bounded by
+/// `max_output_bytes`.)
+pub fn parse_result(body: &str, text: &str) -> Result<serde_json::Value, SandboxError> {
+    serde_json::from_str(text).map_err(|e| {
+        let reason = if e.to_string().contains("recursion limit") {
+            "its JSON nests deeper than 128 levels".to_string()
+        } else {
+            format!("it is not JSON ({e})")
+        };
+        tracing::warn!(body, "the body returned an invalid result: {reason}");
+        SandboxError::InvalidResult {
+            body: body.to_string(),
+            reason,
+        }
+    })
 }
 
 /// A failure of the engine itself around a body (not something the guest did).

@@ -217,9 +217,7 @@ impl Sandbox {
                 .set_fuel(limits.fuel)
                 .map_err(|e| super::internal(name, e))?;
         }
-        if self.shared.config.epochs {
-            store.set_epoch_deadline(self.deadline_ticks(limits));
-        }
+        self.arm_deadline(store, limits);
         let result = self
             .run_in(store, name, limits, async |s| call(bindings, s).await)
             .await;

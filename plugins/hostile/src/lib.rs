@@ -54,6 +54,17 @@ impl Hook for Hostile {
                 // 2 MiB handed back as the "record": the host refuses it by size before reading it.
                 Ok(objectos_sdk::Outcome::Proceed(Some(" ".repeat(2 << 20))))
             }
+            "garbage" => {
+                // A "record" that is not JSON at all.
+                Ok(objectos_sdk::Outcome::Proceed(Some("this is not JSON".into())))
+            }
+            "deep" => {
+                // JSON nested 200,000 levels deep (400 KB, under the output cap).
+                let depth = 200_000;
+                Ok(objectos_sdk::Outcome::Proceed(Some(
+                    "[".repeat(depth) + &"]".repeat(depth),
+                )))
+            }
             "insert-then-trap" => {
                 data::insert(
                     "activity",
