@@ -377,10 +377,22 @@ impl Kernel {
                         Some(t) => Some(&mut **t),
                         None => None,
                     };
-                    let answer = self
-                        .guest_call(current, principal, &mut cx, request.call)
-                        .await;
-                    let _ = request.reply.send(answer);
+                    // The body may end while its call is served (it gave up at the host-call timeout): then
+                    // the call is dropped and the transaction, whatever it holds, is rolled back below.
+                    let served = {
+                        let call_served = self.guest_call(current, principal, &mut cx, request.call);
+                        tokio::select! {
+                            biased;
+                            done = &mut call => Err(done),
+                            answer = call_served => Ok(answer),
+                        }
+                    };
+                    match served {
+                        Ok(answer) => {
+                            let _ = request.reply.send(answer);
+                        }
+                        Err(done) => break done,
+                    }
                 }
             }
         };
