@@ -55,10 +55,8 @@ impl Kernel {
     /// The caller's access to a related object it meets through `expand`: none when a plugin is not granted
     /// to read it.
     pub(crate) fn related_access(&self, principal: &Principal, schema: &ObjectSchema) -> Access {
-        match self.access(principal, schema, Operation::Read) {
-            Ok(a) => a,
-            Err(_) => Access::default(),
-        }
+        self.access(principal, schema, Operation::Read)
+            .unwrap_or_default()
     }
 
     /// The query restricted to the rows `principal` may touch for `op`: its organization's, then the
