@@ -132,7 +132,8 @@ impl IntoResponse for ApiError {
             tracing::error!(status = status.as_u16(), "request failed: {:?}", self);
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::Auth(AuthError::RateLimited(secs)) = &self
+        if let ApiError::Auth(e) = &self
+            && let Some(secs) = e.retry_after()
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

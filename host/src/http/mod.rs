@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod client;
 pub mod data;
 pub mod discovery;
 pub mod errors;
@@ -38,6 +39,12 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Let anyone sign up after the first user.
     pub open_signup: bool,
+    /// Sign-in and password-change limits, the password hasher's slots, API key lifetime.
+    pub auth: crate::security::limits::AuthLimits,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (`--trusted-proxy`); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Always mark the session cookie `Secure` (otherwise only when a trusted proxy says the request was https).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +54,9 @@ impl Default for HttpConfig {
             max_page_size: 1000,
             body_limit: 1024 * 1024,
             open_signup: false,
+            auth: Default::default(),
+            trusted_proxies: Vec::new(),
+            secure_cookies: false,
         }
     }
 }
@@ -62,7 +72,12 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     pub fn new(kernel: Arc<Kernel>, secret: &[u8], config: HttpConfig) -> Shared {
-        let auth = Arc::new(AuthService::new(kernel.clone(), secret, config.open_signup));
+        let auth = Arc::new(AuthService::new(
+            kernel.clone(),
+            secret,
+            config.open_signup,
+            config.auth.clone(),
+        ));
         Arc::new(AppState {
             kernel,
             auth,

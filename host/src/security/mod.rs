@@ -1,7 +1,11 @@
 //! Security: who is asking (authentication) and the runtime-provided objects behind it.
 //! Permission sets, field- and row-level security decide what a principal may do (`permissions`, `rls`).
 
+pub mod admin;
+pub mod api_keys;
 pub mod auth;
+pub mod limits;
+pub mod passwords;
 pub mod permissions;
 pub mod rls;
 pub mod system_objects;
