@@ -44,7 +44,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Load and validate the artifact, sync the database schema, apply seeds, and serve.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with artifacts without serving them.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
@@ -249,7 +249,7 @@ async fn main() -> ExitCode {
             commit_id.as_deref(),
             built_at.as_deref(),
         ),
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Plugin(command) => plugin_cli::run(command),
     }
 }

@@ -4,6 +4,7 @@ mod support;
 
 mod artifact_load;
 mod artifact_validate;
+mod auth_hardening;
 mod cli;
 mod engine_filters;
 mod engine_queries;
