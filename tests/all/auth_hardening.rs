@@ -534,6 +534,19 @@ on_both!(failure_table_is_bounded_and_pruned, |db, test| {
     )
     .await;
     s.sign_up("admin@example.com", ADMIN_PW).await;
+    // Oversized credentials are refused before anything is remembered.
+    let long_email = format!("{}@example.com", "x".repeat(300));
+    let r = sign_in(&s, &long_email, "wrong-password", &[]).await;
+    assert_eq!(
+        (r.status, r.code(), r.body["fields"][0]["field"].clone()),
+        (400, "VALIDATION_FAILED", json!("email"))
+    );
+    let r = sign_in(&s, "admin@example.com", &"p".repeat(257), &[]).await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].clone()),
+        (400, json!("password"))
+    );
+    assert_eq!(state.auth.attempt_stats().keys, 0);
     for i in 0..30 {
         let r = sign_in(&s, &format!("u{i}@example.com"), "wrong-password", &[]).await;
         assert_eq!(r.status, 401);

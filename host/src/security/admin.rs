@@ -70,6 +70,14 @@ fn check_positions(positions: &[String]) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// The runtime writing on the administrator's behalf (the audit log records who).
+fn on_behalf(admin: &Identity) -> Principal {
+    Principal {
+        is_system: true,
+        ..admin.principal.clone()
+    }
+}
+
 fn not_found(user_id: &str) -> AuthError {
     AuthError::Data(DataError::RecordNotFound {
         object: USER.into(),
@@ -191,7 +199,7 @@ impl AuthService {
             patch,
             expected_version: None,
         };
-        let updated = self.write_row(&Principal::system(), op).await?;
+        let updated = self.write_row(&on_behalf(admin), op).await?;
         drop(user);
         self.clear_session_cache();
         Ok(public_user(&updated, false))
@@ -215,7 +223,7 @@ impl AuthService {
             patch: obj(json!({ "banned": banned })),
             expected_version: None,
         };
-        let updated = self.write_row(&Principal::system(), op).await?;
+        let updated = self.write_row(&on_behalf(admin), op).await?;
         if banned {
             self.end_sessions_of(user_id, None).await?;
         }

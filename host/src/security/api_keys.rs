@@ -206,7 +206,11 @@ impl AuthService {
             patch: obj(json!({"revoked": true})),
             expected_version: None,
         };
-        let updated = self.write_row(&Principal::system(), op).await?;
+        let as_caller = Principal {
+            is_system: true,
+            ..who.principal.clone()
+        };
+        let updated = self.write_row(&as_caller, op).await?;
         Ok(shown(&updated))
     }
 

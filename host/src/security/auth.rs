@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "everyone"];
 const MIN_PASSWORD_LEN: usize = 8;
 const MAX_PASSWORD_LEN: usize = 256;
+const MAX_EMAIL_LEN: usize = 254;
 /// Stands in for the hash of an unknown account, so that timing does not tell which emails exist.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
@@ -374,7 +375,7 @@ impl AuthService {
     }
 
     pub(super) fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
-        if !email.contains('@') || email.len() > 254 {
+        if !email.contains('@') || email.len() > MAX_EMAIL_LEN {
             return Err(AuthError::Invalid {
                 field: "email",
                 message: "email must be a valid email address".into(),
@@ -523,6 +524,19 @@ impl AuthService {
         user_agent: &str,
     ) -> Result<SignedIn, AuthError> {
         let email = email.trim().to_ascii_lowercase();
+        // Bounded before anything is remembered: the failure table keys on the email.
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(AuthError::Invalid {
+                field: "email",
+                message: format!("email is at most {MAX_EMAIL_LEN} characters"),
+            });
+        }
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid {
+                field: "password",
+                message: format!("password is at most {MAX_PASSWORD_LEN} characters"),
+            });
+        }
         let (ip_key, account_key) = (format!("ip:{ip}"), format!("account:{email}"));
         let reservation = self
             .attempts
@@ -689,6 +703,12 @@ impl AuthService {
             .get("password_hash")
             .and_then(Value::as_str)
             .unwrap_or("");
+        if current.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid {
+                field: "currentPassword",
+                message: format!("currentPassword is at most {MAX_PASSWORD_LEN} characters"),
+            });
+        }
         let key = format!("password:{user_id}");
         let reservation = self
             .attempts

@@ -1,4 +1,5 @@
-//! Security: who is asking (authentication) and the runtime-provided objects behind it.
+//! Security: who is asking (authentication: `auth`; its attempt limits: `limits`; the bounded password hasher:
+//! `passwords`; administration scopes: `admin`; API keys: `api_keys`) and the runtime-provided objects behind it.
 //! Permission sets, field- and row-level security decide what a principal may do (`permissions`, `rls`).
 
 pub mod admin;
