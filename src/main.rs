@@ -407,6 +407,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let trusted_proxies = match args.auth.trusted_proxies() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("objectos serve: --trusted-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(spec) = args.positional.or(args.artifact).or(args.artifact_url) else {
         eprintln!(
             "objectos serve: no artifact given (pass a path, --artifact, --artifact-url, OS_ARTIFACT_PATH or OS_ARTIFACT_URL)"
@@ -498,13 +505,6 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         kernel.stop_plugins().await;
         return ExitCode::SUCCESS;
     }
-    let trusted_proxies = match args.auth.trusted_proxies() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("objectos serve: --trusted-proxy: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let http = HttpConfig {
         default_page_size: args.default_page_size,
         max_page_size: args.max_page_size.max(1),

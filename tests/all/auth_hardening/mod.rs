@@ -558,4 +558,52 @@ on_both!(secure_session_cookie, |db, test| {
     assert!(cookie(&r).ends_with("; Secure"), "{}", cookie(&r));
 });
 
+#[test]
+fn serve_refuses_a_bad_trusted_proxy_and_lists_the_auth_flags() {
+    let expense = crate::support::repo_path("tests/fixtures/expense/objectstack.json");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_objectos"))
+            .args(args)
+            .output()
+            .expect("run objectos");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(&[
+        "serve",
+        expense.to_str().unwrap(),
+        "--dev",
+        "--database-url",
+        "sqlite::memory:",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--trusted-proxy",
+        "not-a-range",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'not-a-range' is not an IP address or CIDR range"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--signin-max-failures-per-ip",
+        "--signin-max-failures-per-account",
+        "--password-change-max-failures",
+        "--auth-failure-window-secs",
+        "--auth-max-tracked-keys",
+        "--password-hash-concurrency",
+        "--password-hash-queue-timeout-ms",
+        "--api-key-max-ttl-days",
+        "--trusted-proxy",
+        "--secure-cookies",
+    ] {
+        assert!(out.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
 mod admin;
