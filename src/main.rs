@@ -461,6 +461,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         js_runtime: None,
         plugins,
         skip_bad_plugins: args.skip_bad_plugins,
+        max_page_size: args.max_page_size.max(1),
     };
     let config = match &args.sandbox.js_runtime {
         Some(path) => match std::fs::read(path) {
@@ -483,8 +484,8 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         }
     };
     tracing::info!(
-        objects = kernel.catalog.public_objects().count(),
-        driver = kernel.driver.name(),
+        objects = kernel.catalog().public_objects().count(),
+        driver = kernel.driver_name(),
         "schema: {}; seeds: {} inserted, {} updated, {} unchanged",
         report.schema,
         report.seeds.inserted,
@@ -497,8 +498,8 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     if args.check {
         println!(
             "boot OK: {} objects on {}; {}; plugins: {}",
-            kernel.catalog.public_objects().count(),
-            kernel.driver.name(),
+            kernel.catalog().public_objects().count(),
+            kernel.driver_name(),
             report.schema,
             plugin_summary(&kernel)
         );
@@ -564,7 +565,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
 
 /// `id status` of each plugin, for `serve --check`.
 fn plugin_summary(kernel: &Kernel) -> String {
-    let statuses = kernel.plugins.statuses();
+    let statuses = kernel.plugins().statuses();
     if statuses.is_empty() {
         return "none".into();
     }

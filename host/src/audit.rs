@@ -8,7 +8,7 @@ use crate::data::catalog::{Catalog, FieldSchema, ObjectSchema};
 use crate::data::driver::{Record, Transaction};
 use crate::data::error::DataError;
 use crate::data::values::{SqlValue, to_sql};
-use crate::kernel::Principal;
+use crate::security::principal::Principal;
 use serde_json::{Value, json};
 
 pub const AUDIT_LOG: &str = "sys_audit_log";
@@ -38,7 +38,8 @@ fn actor(principal: Option<&Principal>) -> &'static str {
     match principal {
         None => "cascade",
         Some(p) if p.plugin.is_some() => "plugin",
-        Some(p) if p.is_system && p.user_id.is_some() => "system_on_behalf_of_user",
+        Some(p) if p.elevated && p.user_id.is_some() => "system_on_behalf_of_user",
+        Some(p) if p.elevated => "system",
         Some(p) if p.is_system => "system",
         Some(p) if p.is_platform_admin() => "platform_admin",
         Some(_) => "user",
@@ -87,7 +88,7 @@ pub async fn record(
         });
     let text = |s: Option<String>| s.map(Value::String).unwrap_or(Value::Null);
     let row: Vec<(&str, Value)> = vec![
-        ("id", Value::String(crate::kernel::new_id())),
+        ("id", Value::String(crate::data::ids::new_id())),
         ("created_at", Value::String(now.clone())),
         ("updated_at", Value::String(now)),
         ("organization_id", text(organization)),

@@ -52,6 +52,9 @@ pub struct RuntimeConfig {
     pub plugins: Vec<crate::plugins::loader::AdmittedPlugin>,
     /// A plugin that cannot be loaded or whose `init` fails is reported as failed instead of stopping the boot.
     pub skip_bad_plugins: bool,
+    /// The most rows (or groups) one read returns, whoever asks (lists, queries, aggregations, a guest's
+    /// `find`); default [`crate::data::limits::DEFAULT_MAX_PAGE_SIZE`].
+    pub max_page_size: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -67,6 +70,7 @@ impl Default for RuntimeConfig {
             js_runtime: None,
             plugins: Vec::new(),
             skip_bad_plugins: false,
+            max_page_size: crate::data::limits::DEFAULT_MAX_PAGE_SIZE,
         }
     }
 }

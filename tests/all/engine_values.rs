@@ -10,7 +10,11 @@ async fn refusal(k: &K<'_>, record: Value) -> Value {
         .create("t_item", record.clone())
         .await
         .expect_err(&format!("{record} must be refused"));
-    assert_eq!(e.status(), 400, "{record}: {e}");
+    assert_eq!(
+        objectos_host::http::errors::status_of(e.kind()),
+        400,
+        "{record}: {e}"
+    );
     let w = e.to_wire();
     match w.get("fields") {
         Some(fields) => fields[0].clone(),

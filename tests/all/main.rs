@@ -10,6 +10,7 @@ mod engine_filters;
 mod engine_queries;
 mod engine_values;
 mod engine_writes;
+mod hostile_http;
 mod http_api;
 mod http_conformance;
 mod http_expense;

@@ -345,7 +345,7 @@ async fn a_failing_init_stops_the_boot_or_is_reported() {
     let kernel = boot_error("plugin_init_skipped", admit("init-skipped", &specs), true)
         .await
         .expect("boots without the failed plugin");
-    let statuses = kernel.plugins.statuses();
+    let statuses = kernel.plugins().statuses();
     assert_eq!(statuses.len(), 2);
     assert!(
         statuses.iter().all(|p| p.status == "failed"),
@@ -370,7 +370,10 @@ async fn a_failing_init_stops_the_boot_or_is_reported() {
         .call_service(&admin, "com.example.sample", "echo", &json!({}))
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (503, "PLUGIN_FAILED"));
+    assert_eq!(
+        (objectos_host::http::errors::status_of(e.kind()), e.code()),
+        (503, "PLUGIN_FAILED")
+    );
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1: records each request body (and counts connections), answers 200.

@@ -1,4 +1,5 @@
-//! Data-layer errors, each with the protocol's HTTP status and code (WIRE.md §4.5).
+//! Data-layer errors, each with its [`ErrorKind`] and the protocol's error code (WIRE.md §4.5). Which HTTP
+//! status a kind answers with is decided in one place only, `http/errors.rs`.
 
 use serde_json::{Map, Value, json};
 
@@ -51,6 +52,28 @@ impl FieldError {
         }
         Value::Object(m)
     }
+}
+
+/// What kind of failure an error is, whoever reports it: the WIT `error` variant's cases (denied,
+/// not-found, invalid, conflict, internal) plus the ones only the host produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller may not do this.
+    Denied,
+    /// No such object, record, action or service (for this caller).
+    NotFound,
+    /// The request is malformed or breaks a rule or a limit.
+    Invalid,
+    /// The request conflicts with the stored state (unique, version, restrict).
+    Conflict,
+    /// A needed resource is down or busy; trying again later may work.
+    Unavailable,
+    /// Untrusted code ran out of its time.
+    Timeout,
+    /// This build or deployment cannot do it (a body that cannot run here).
+    NotImplemented,
+    /// A fault of the server (never a client's mistake).
+    Internal,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +136,7 @@ pub enum DataError {
     ActionRefused {
         object: String,
         action: String,
-        status: u16,
+        kind: ErrorKind,
         code: &'static str,
         message: String,
     },
@@ -127,7 +150,7 @@ pub enum DataError {
     /// A plugin service that does not exist, is not running, or that the caller may not call.
     #[error("{message}")]
     Service {
-        status: u16,
+        kind: ErrorKind,
         code: &'static str,
         message: String,
     },
@@ -137,25 +160,27 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub fn status(&self) -> u16 {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            DataError::ObjectNotFound(_) | DataError::RecordNotFound { .. } => 404,
+            DataError::ObjectNotFound(_) | DataError::RecordNotFound { .. } => ErrorKind::NotFound,
             DataError::InvalidField { .. }
             | DataError::InvalidSort { .. }
             | DataError::InvalidFilter { .. }
             | DataError::InvalidQuery { .. }
-            | DataError::Validation { .. } => 400,
+            | DataError::Validation { .. } => ErrorKind::Invalid,
             DataError::Unique { .. }
             | DataError::DeleteRestricted { .. }
-            | DataError::ConcurrentUpdate { .. } => 409,
-            DataError::Unavailable(_) => 503,
-            DataError::Schema(_) | DataError::Internal(_) | DataError::HookDepth(_) => 500,
-            DataError::Sandbox(e) => e.status(),
-            DataError::FunctionUnavailable { .. } => 501,
-            DataError::ActionNotFound { .. } => 404,
-            DataError::ActionRefused { status, .. } => *status,
-            DataError::PermissionDenied { .. } => 403,
-            DataError::Service { status, .. } => *status,
+            | DataError::ConcurrentUpdate { .. } => ErrorKind::Conflict,
+            DataError::Unavailable(_) => ErrorKind::Unavailable,
+            DataError::Schema(_) | DataError::Internal(_) | DataError::HookDepth(_) => {
+                ErrorKind::Internal
+            }
+            DataError::Sandbox(e) => e.kind(),
+            DataError::FunctionUnavailable { .. } => ErrorKind::NotImplemented,
+            DataError::ActionNotFound { .. } => ErrorKind::NotFound,
+            DataError::ActionRefused { kind, .. } => *kind,
+            DataError::PermissionDenied { .. } => ErrorKind::Denied,
+            DataError::Service { kind, .. } => *kind,
         }
     }
 

@@ -3,8 +3,10 @@
 
 use crate::data::catalog::ObjectSchema;
 use crate::data::error::DataError;
+use crate::data::limits;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
@@ -82,6 +84,8 @@ pub fn parse_filter(
         object,
         ctx,
         source,
+        depth: Cell::new(0),
+        nodes: Cell::new(0),
     };
     p.any(value)
 }
@@ -90,6 +94,9 @@ struct Parser<'a> {
     object: &'a ObjectSchema,
     ctx: &'a MacroContext,
     source: &'a str,
+    /// Current nesting and nodes seen so far, bounded by [`limits`].
+    depth: Cell<usize>,
+    nodes: Cell<usize>,
 }
 
 impl Parser<'_> {
@@ -101,6 +108,51 @@ impl Parser<'_> {
     }
 
     fn any(&self, v: &Value) -> Result<Filter, DataError> {
+        let depth = self.depth.get() + 1;
+        if depth > limits::MAX_FILTER_DEPTH {
+            return Err(self.bad(format!(
+                "Query parameter '{}' nests deeper than {} levels (limit MAX_FILTER_DEPTH)",
+                self.source,
+                limits::MAX_FILTER_DEPTH
+            )));
+        }
+        self.depth.set(depth);
+        let out = self.any_at(v);
+        self.depth.set(depth - 1);
+        out
+    }
+
+    /// Counts one node of the filter against [`limits::MAX_FILTER_NODES`].
+    fn count(&self, n: usize) -> Result<(), DataError> {
+        let nodes = self.nodes.get().saturating_add(n);
+        self.nodes.set(nodes);
+        if nodes > limits::MAX_FILTER_NODES {
+            return Err(self.bad(format!(
+                "Query parameter '{}' has more than {} conditions and branches (limit MAX_FILTER_NODES)",
+                self.source,
+                limits::MAX_FILTER_NODES
+            )));
+        }
+        Ok(())
+    }
+
+    /// A value compared with a field: text no longer than [`limits::MAX_VALUE_CHARS`].
+    fn check_value(&self, field: &str, v: &Value) -> Result<(), DataError> {
+        match v {
+            Value::String(s) if s.chars().count() > limits::MAX_VALUE_CHARS => Err(self.bad(format!(
+                "the value compared with '{field}' is longer than {} characters (limit MAX_VALUE_CHARS)",
+                limits::MAX_VALUE_CHARS
+            ))),
+            Value::Array(items) => items.iter().try_for_each(|i| self.check_value(field, i)),
+            Value::Object(_) => Err(self.bad(format!(
+                "the value compared with '{field}' must be a scalar, found an object"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn any_at(&self, v: &Value) -> Result<Filter, DataError> {
+        self.count(1)?;
         match v {
             Value::Object(m) => self.object_form(m),
             Value::Array(a) => self.array_form(a),
@@ -120,6 +172,7 @@ impl Parser<'_> {
                     let items = v
                         .as_array()
                         .ok_or_else(|| self.bad(format!("'{key}' takes an array of filters")))?;
+                    self.count(items.len())?;
                     let subs = items
                         .iter()
                         .map(|i| self.any(i))
@@ -170,6 +223,7 @@ impl Parser<'_> {
             if (lower == "and" || lower == "or")
                 && a[1..].iter().all(|x| x.is_array() || x.is_object())
             {
+                self.count(a.len())?;
                 let subs = a[1..]
                     .iter()
                     .map(|x| self.any(x))
@@ -215,6 +269,7 @@ impl Parser<'_> {
             };
         }
         // A plain list of comparisons means AND.
+        self.count(a.len())?;
         let subs = a
             .iter()
             .map(|x| self.any(x))
@@ -246,7 +301,61 @@ impl Parser<'_> {
         }
     }
 
+    /// One `field op operand` comparison, its operand checked against the field's stored type (a value the
+    /// column cannot hold is the client's mistake, answered 400 here, not a database error later).
     fn condition(&self, field: &str, op: &str, operand: &Value) -> Result<Filter, DataError> {
+        let filter = self.condition_parsed(field, op, operand)?;
+        if let Filter::Cond(c) = &filter
+            && matches!(
+                c.op,
+                Op::Eq
+                    | Op::Ne
+                    | Op::Gt
+                    | Op::Gte
+                    | Op::Lt
+                    | Op::Lte
+                    | Op::In
+                    | Op::Nin
+                    | Op::Between
+            )
+            && let Some(schema) = self.object.field(field)
+        {
+            let values: Vec<&Value> = match &c.operand {
+                Operand::Value(v) => vec![v],
+                Operand::List(items) => items.iter().collect(),
+                Operand::Range(lo, hi) => vec![lo, hi],
+                Operand::None | Operand::Field(_) => vec![],
+            };
+            for v in values {
+                if let Some(expected) = mismatch(schema, v) {
+                    return Err(
+                        self.bad(format!("'{op}' on '{field}' needs {expected}, found {v}"))
+                    );
+                }
+            }
+        }
+        Ok(filter)
+    }
+
+    fn condition_parsed(
+        &self,
+        field: &str,
+        op: &str,
+        operand: &Value,
+    ) -> Result<Filter, DataError> {
+        self.count(1)?;
+        if let Value::Array(items) = operand
+            && items.len() > limits::MAX_IN_VALUES
+        {
+            return Err(self.bad(format!(
+                "'{op}' on '{field}' lists {} values, more than {} (limit MAX_IN_VALUES)",
+                items.len(),
+                limits::MAX_IN_VALUES
+            )));
+        }
+        if !(operand.is_object() && operand.get("$field").is_some()) {
+            self.check_value(field, operand)?;
+        }
         let field = field.to_string();
         let value = |v: &Value| resolve_macros(v, self.ctx);
         let cond = |op: Op, operand: Operand| {
@@ -303,11 +412,18 @@ impl Parser<'_> {
             "$lt" => comparable(Op::Lt),
             "$lte" => comparable(Op::Lte),
             "$in" | "$nin" => {
-                let items = match operand {
+                let items: Vec<Value> = match operand {
                     Value::Array(items) => items.iter().map(value).collect(),
                     Value::String(s) => s.split(',').map(|p| value(&Value::String(p.trim().to_string()))).collect(),
                     other => return Err(self.bad(format!("'{op}' on '{field}' needs an array, found {other}"))),
                 };
+                if items.len() > limits::MAX_IN_VALUES {
+                    return Err(self.bad(format!(
+                        "'{op}' on '{field}' lists {} values, more than {} (limit MAX_IN_VALUES)",
+                        items.len(),
+                        limits::MAX_IN_VALUES
+                    )));
+                }
                 cond(if op == "$in" { Op::In } else { Op::Nin }, Operand::List(items))
             }
             "$between" => match operand.as_array().map(Vec::as_slice) {
@@ -338,6 +454,32 @@ impl Parser<'_> {
             "$regex" => Err(self.bad("'$regex' is retired in protocol 17; use $like, $contains, $startsWith or $endsWith".into())),
             other => Err(self.bad(format!("unknown filter operator '{other}' on '{field}'"))),
         }
+    }
+}
+
+/// What a field's column needs when `v` cannot be compared with it (`None` when it can).
+fn mismatch(field: &crate::data::catalog::FieldSchema, v: &Value) -> Option<&'static str> {
+    use crate::artifact::fields::StorageKind;
+    use crate::data::values::{parse_date, parse_datetime};
+    if v.is_null() {
+        return None;
+    }
+    match field.storage? {
+        StorageKind::Number(_) => match v {
+            Value::Number(_) => None,
+            Value::String(s) if s.trim().parse::<f64>().is_ok() => None,
+            _ => Some("a number"),
+        },
+        StorageKind::Date => (parse_date(v).is_none() && parse_datetime(v).is_none())
+            .then_some("a date (YYYY-MM-DD) or a date macro"),
+        StorageKind::DateTime => (parse_datetime(v).is_none() && parse_date(v).is_none())
+            .then_some("a date-time (ISO 8601) or a date macro"),
+        StorageKind::Boolean => match v {
+            Value::Bool(_) | Value::Number(_) => None,
+            Value::String(s) if matches!(s.as_str(), "true" | "false" | "1" | "0") => None,
+            _ => Some("true or false"),
+        },
+        StorageKind::Text | StorageKind::Json => None,
     }
 }
 
@@ -387,8 +529,8 @@ fn resolve_macro(name: &str, ctx: &MacroContext) -> Option<Value> {
     match name {
         "now" => return Some(Value::String(crate::data::values::format_datetime(ctx.now))),
         "today" => return Some(date_value(today)),
-        "tomorrow" => return Some(date_value(today + Duration::days(1))),
-        "yesterday" => return Some(date_value(today - Duration::days(1))),
+        "tomorrow" => return today.succ_opt().map(date_value),
+        "yesterday" => return today.pred_opt().map(date_value),
         "current_user_id" | "current_user" => {
             return Some(
                 ctx.user_id
@@ -431,27 +573,29 @@ fn resolve_macro(name: &str, ctx: &MacroContext) -> Option<Value> {
             "from_now" | "later" | "ahead" => 1,
             _ => return None,
         };
-        let d = shift_date(today, unit, sign * n)?;
+        let d = shift_date(today, unit, n.checked_mul(sign)?)?;
         return Some(date_value(d));
     }
     None
 }
 
+/// `d` shifted by `n` units; `None` (the macro stays unresolved) when the date would leave chrono's range.
 fn shift_date(d: NaiveDate, unit: &str, n: i64) -> Option<NaiveDate> {
     match unit.trim_end_matches('s') {
-        "day" => Some(d + Duration::days(n)),
-        "week" => Some(d + Duration::weeks(n)),
+        "day" => d.checked_add_signed(Duration::try_days(n)?),
+        "week" => d.checked_add_signed(Duration::try_weeks(n)?),
         "month" => shift_months(d, n),
-        "year" => shift_months(d, n * 12),
+        "year" => shift_months(d, n.checked_mul(12)?),
         _ => None,
     }
 }
 
 fn shift_months(d: NaiveDate, n: i64) -> Option<NaiveDate> {
+    let months = Months::new(u32::try_from(n.unsigned_abs()).ok()?);
     if n >= 0 {
-        d.checked_add_months(Months::new(n as u32))
+        d.checked_add_months(months)
     } else {
-        d.checked_sub_months(Months::new((-n) as u32))
+        d.checked_sub_months(months)
     }
 }
 
@@ -459,9 +603,10 @@ fn shift_months(d: NaiveDate, n: i64) -> Option<NaiveDate> {
 fn period(today: NaiveDate, unit: &str, shift: i32) -> Option<(NaiveDate, NaiveDate)> {
     match unit {
         "week" => {
-            let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64)
-                + Duration::weeks(shift as i64);
-            Some((monday, monday + Duration::days(6)))
+            let monday = today
+                .checked_sub_signed(Duration::days(today.weekday().num_days_from_monday() as i64))?
+                .checked_add_signed(Duration::try_weeks(shift as i64)?)?;
+            Some((monday, monday.checked_add_signed(Duration::days(6))?))
         }
         "month" | "quarter" | "year" => {
             let months = match unit {
@@ -472,7 +617,7 @@ fn period(today: NaiveDate, unit: &str, shift: i32) -> Option<(NaiveDate, NaiveD
             let first_month = (today.month0() / months) * months;
             let start = NaiveDate::from_ymd_opt(today.year(), first_month + 1, 1)?;
             let start = shift_months(start, shift as i64 * months as i64)?;
-            let end = shift_months(start, months as i64)? - Duration::days(1);
+            let end = shift_months(start, months as i64)?.pred_opt()?;
             Some((start, end))
         }
         _ => None,

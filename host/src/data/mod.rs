@@ -4,6 +4,8 @@ pub mod catalog;
 pub mod driver;
 pub mod error;
 pub mod filter;
+pub mod ids;
+pub mod limits;
 pub mod plugin_driver;
 pub mod postgres;
 pub mod query;
@@ -14,7 +16,7 @@ pub mod values;
 
 pub use catalog::{Catalog, FieldSchema, ObjectSchema};
 pub use driver::{Driver, Record, SqlDriver, Transaction};
-pub use error::{DataError, FieldError};
+pub use error::{DataError, ErrorKind, FieldError};
 pub use query::Query;
 
 /// Opens the database a URL names: `sqlite://…` / `sqlite::memory:` or `postgres://…` / `postgresql://…`.

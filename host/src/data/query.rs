@@ -3,6 +3,7 @@
 use crate::data::catalog::{Catalog, ObjectSchema};
 use crate::data::error::DataError;
 use crate::data::filter::{Filter, MacroContext, parse_filter};
+use crate::data::limits;
 use serde_json::{Map, Value};
 
 /// Deepest nesting of `expand` (a lookup's lookup's lookup).
@@ -210,6 +211,25 @@ impl Query {
         q.offset = pick(&["offset", "skip"])?
             .map(|v| parse_count(obj, "offset", v))
             .transpose()?;
+        if let Some(o) = q.offset
+            && o > limits::MAX_OFFSET
+        {
+            return Err(DataError::invalid_query(
+                obj,
+                format!(
+                    "'offset' {o} is larger than {} (limit MAX_OFFSET); narrow the query with a filter instead",
+                    limits::MAX_OFFSET
+                ),
+            ));
+        }
+        if let Some(l) = q.limit
+            && l > i64::MAX as u64
+        {
+            return Err(DataError::invalid_query(
+                obj,
+                format!("'limit' {l} is out of range"),
+            ));
+        }
         if let Some(v) = m.get("count") {
             q.count = !matches!(v, Value::Bool(false)) && v.as_str() != Some("false");
         }
@@ -243,6 +263,17 @@ impl Query {
                     format!("'search' must be text or {{query, fields}}, found {other}"),
                 ));
             }
+        }
+        if let Some(s) = &q.search
+            && s.text.chars().count() > limits::MAX_VALUE_CHARS
+        {
+            return Err(DataError::invalid_query(
+                obj,
+                format!(
+                    "'search' is longer than {} characters (limit MAX_VALUE_CHARS)",
+                    limits::MAX_VALUE_CHARS
+                ),
+            ));
         }
         if let Some(v) = pick(&["expand", "populate"])? {
             q.expand = parse_expand(catalog, object, v, ctx, depth)?;
@@ -346,7 +377,16 @@ pub fn parse_order_by(object: &ObjectSchema, v: &Value) -> Result<Vec<OrderBy>, 
         let (name, desc) = if let Some(rest) = spec.strip_prefix('-') {
             (rest.trim().to_string(), true)
         } else if let Some((n, dir)) = spec.split_once(char::is_whitespace) {
-            (n.to_string(), dir.trim().eq_ignore_ascii_case("desc"))
+            let dir = dir.trim();
+            if !dir.eq_ignore_ascii_case("desc") && !dir.eq_ignore_ascii_case("asc") {
+                return Err(DataError::InvalidSort {
+                    object: object.name.clone(),
+                    message: format!(
+                        "sort '{spec}': the order after the field must be asc or desc"
+                    ),
+                });
+            }
+            (n.to_string(), dir.eq_ignore_ascii_case("desc"))
         } else {
             (spec.trim_start_matches('+').to_string(), false)
         };

@@ -4,6 +4,7 @@ use super::errors::ApiError;
 use super::{JsonBody, Shared, identity, json_response, params};
 use crate::data::driver::Record;
 use crate::data::error::{DataError, FieldError};
+use crate::data::limits;
 use crate::kernel::{DataOp, OpResult, Principal};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -314,6 +315,20 @@ fn records_array(object: &str, body: Value, what: &str) -> Result<Vec<Record>, A
     }
 }
 
+/// Multi-record writes are bounded ([`limits::MAX_WRITE_BATCH`]).
+fn check_batch_size(n: usize) -> Result<(), ApiError> {
+    if n > limits::MAX_WRITE_BATCH {
+        return Err(ApiError::bad_request(
+            "VALIDATION_FAILED",
+            format!(
+                "a multi-record write holds at most {} records or operations (limit MAX_WRITE_BATCH), got {n}",
+                limits::MAX_WRITE_BATCH
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn create_many(
     State(s): State<Shared>,
     Path(object): Path<String>,
@@ -322,6 +337,7 @@ async fn create_many(
 ) -> Result<Response, ApiError> {
     let who = caller_on(&s, &headers, &object).await?;
     let records = records_array(&object, body, "createMany")?;
+    check_batch_size(records.len())?;
     let OpResult::Records(created) = s
         .kernel
         .execute(
@@ -375,6 +391,7 @@ async fn run_batch(
     atomic: bool,
     return_records: bool,
 ) -> Result<Value, ApiError> {
+    check_batch_size(ops.len())?;
     let meta: Vec<(Option<String>, usize)> = ops
         .iter()
         .enumerate()
@@ -633,12 +650,7 @@ async fn batch(
                 "batch takes {operations: [{op, object, id?, data?}]}",
             )
         })?;
-    if items.len() > 1000 {
-        return Err(ApiError::bad_request(
-            "VALIDATION_FAILED",
-            format!("a batch holds at most 1000 operations, got {}", items.len()),
-        ));
-    }
+    check_batch_size(items.len())?;
     let mut ops = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let object = item
@@ -716,7 +728,7 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
     let schema = s.kernel.object_for(&who.principal, &object)?.clone();
-    let allowed = s.kernel.artifact.definition.permissions.iter().any(|p| {
+    let allowed = s.kernel.artifact().definition.permissions.iter().any(|p| {
         p.is_default
             && p.objects
                 .get(&object)

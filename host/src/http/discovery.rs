@@ -49,7 +49,7 @@ pub fn discovery() -> Value {
 /// Discovery with the running plugins' services (`plugin:<id>`; a service plugin's route is where its
 /// methods are called).
 fn with_plugins(mut d: Value, s: &Shared) -> Value {
-    for p in s.kernel.plugins.statuses() {
+    for p in s.kernel.plugins().statuses() {
         let running = p.status == "running";
         let mut entry = json!({"enabled": running, "status": if running { "available" } else { "unavailable" },
                                "handlerReady": running, "provider": p.id, "version": p.version, "kind": p.kind});

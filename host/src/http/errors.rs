@@ -2,11 +2,38 @@
 //! server uses for that family (`{error, code, object?, field?, fields?}` for data, better-auth's `{message, code}`
 //! for sign-in, `{error: {code, message}}` for strict-parameter refusals). Client mistakes are never a 500.
 
-use crate::data::error::DataError;
+use crate::data::error::{DataError, ErrorKind};
 use crate::security::auth::AuthError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+/// The HTTP status of each kind of failure: the only place it is decided.
+pub fn status_of(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::Denied => 403,
+        ErrorKind::NotFound => 404,
+        ErrorKind::Invalid => 400,
+        ErrorKind::Conflict => 409,
+        ErrorKind::Unavailable => 503,
+        ErrorKind::Timeout => 504,
+        ErrorKind::NotImplemented => 501,
+        ErrorKind::Internal => 500,
+    }
+}
+
+/// Sign-in, sign-up and administration failures, in better-auth's statuses.
+fn auth_status(e: &AuthError) -> u16 {
+    match e {
+        AuthError::Unauthenticated | AuthError::InvalidCredentials => 401,
+        AuthError::RegistrationClosed | AuthError::Forbidden(_) => 403,
+        AuthError::UserExists => 422,
+        AuthError::RateLimited(_) | AuthError::PasswordChangeLimited(_) => 429,
+        AuthError::TooBusy(_) => 503,
+        AuthError::Invalid { .. } => 400,
+        AuthError::Data(e) => status_of(e.kind()),
+    }
+}
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -60,8 +87,8 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::Data(e) => e.status(),
-            ApiError::Auth(e) => e.status(),
+            ApiError::Data(e) => status_of(e.kind()),
+            ApiError::Auth(e) => auth_status(e),
             ApiError::Plain { status, .. } => *status,
             ApiError::StrictParam(_) | ApiError::Titled { .. } => 400,
             ApiError::Expired => 403,

@@ -96,7 +96,7 @@ pub fn routes() -> Router<Shared> {
 
 async fn health(State(s): State<Shared>) -> Response {
     let started = Instant::now();
-    let db = s.kernel.driver.ping().await;
+    let db = s.kernel.ping_database().await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (status, db_status, error) = match db {
         Ok(()) => (200, "up", None),
@@ -105,14 +105,14 @@ async fn health(State(s): State<Shared>) -> Response {
     json_response(
         status,
         json!({"status": if status == 200 { "ok" } else { "degraded" }, "version": env!("CARGO_PKG_VERSION"),
-               "database": {"status": db_status, "driver": s.kernel.driver.name(), "latencyMs": latency_ms, "error": error},
-               "plugins": s.kernel.plugins.statuses()}),
+               "database": {"status": db_status, "driver": s.kernel.driver_name(), "latencyMs": latency_ms, "error": error},
+               "plugins": s.kernel.plugins().statuses()}),
     )
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
     let mut families = s.metrics.registry.gather();
-    let pool = s.kernel.driver.pool_stats();
+    let pool = s.kernel.pool_stats();
     let mut extra = String::new();
     extra.push_str("# HELP objectos_db_pool_connections Database pool connections by state\n# TYPE objectos_db_pool_connections gauge\n");
     extra.push_str(&format!(

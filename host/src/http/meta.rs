@@ -73,7 +73,7 @@ fn system_field_meta(f: &crate::data::catalog::FieldSchema) -> Value {
 pub fn object_item(s: &Shared, schema: &ObjectSchema) -> Value {
     let raw = s
         .kernel
-        .artifact
+        .artifact()
         .raw
         .get("objects")
         .and_then(Value::as_array)
@@ -105,7 +105,7 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema) -> Value {
     item.insert("fields".into(), Value::Object(fields));
     let actions: Vec<Value> = s
         .kernel
-        .artifact
+        .artifact()
         .raw
         .get("actions")
         .and_then(Value::as_array)
@@ -133,7 +133,7 @@ fn not_found(kind: &str, name: &str) -> ApiError {
 
 fn section_items(s: &Shared, kind: &str) -> Option<Vec<Value>> {
     let (_, section, _) = TYPES.iter().find(|(t, _, _)| *t == kind)?;
-    Some(match s.kernel.artifact.raw.get(*section) {
+    Some(match s.kernel.artifact().raw.get(*section) {
         Some(Value::Array(items)) => items.clone(),
         Some(Value::Object(m)) => m
             .iter()
@@ -152,7 +152,7 @@ async fn list(
     if kind == "object" {
         let items: Vec<Value> = s
             .kernel
-            .catalog
+            .catalog()
             .public_objects()
             .map(|o| object_item(&s, o))
             .collect();
@@ -174,7 +174,7 @@ async fn item(
     if kind == "object" {
         let schema = s
             .kernel
-            .catalog
+            .catalog()
             .object(&name)
             .filter(|o| !o.internal)
             .ok_or_else(|| not_found(&kind, &name))?;
@@ -213,7 +213,7 @@ async fn state_transitions(
     identity(&s, &headers).await?;
     let def = s
         .kernel
-        .artifact
+        .artifact()
         .definition
         .objects
         .iter()

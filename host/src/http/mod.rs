@@ -204,7 +204,7 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
         .map(|p| health::route_family(p.as_str()))
         .unwrap_or("unmatched");
     let method = req.method().clone();
-    let request_id = crate::kernel::new_id();
+    let request_id = crate::data::ids::new_id();
     // Handlers read it from here (the audit log records it); a client's own x-request-id is replaced.
     let mut req = req;
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -153,10 +153,15 @@ pub fn apply_page_size(body: &mut Map<String, Value>, config: &HttpConfig) {
     } else {
         "limit"
     };
-    match body.get(key).and_then(Value::as_u64) {
-        Some(n) if n > config.max_page_size => {
+    let given = body.get(key).filter(|v| !v.is_null());
+    match given.map(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    }) {
+        Some(Some(n)) if n > config.max_page_size => {
             body.insert(key.into(), Value::from(config.max_page_size));
         }
+        // A limit that is no count is refused by the query parser, naming it.
         Some(_) => {}
         None if !aggregate => {
             body.remove(key);

@@ -6,10 +6,13 @@ use super::hooks::{Body, WriteCx, caller_of};
 use super::{DataOp, Kernel, OpResult, Principal};
 use crate::artifact::Artifact;
 use crate::artifact::model::{ActionDef, BodyDef};
-use crate::data::error::{DataError, FieldError};
+use crate::data::driver::Transaction;
+use crate::data::error::{DataError, ErrorKind, FieldError};
 use crate::data::values::is_blank;
 use crate::expr::Compiled;
-use crate::sandbox::{BodyKind, LoadedComponent, Sandbox, SandboxError};
+use crate::sandbox::{
+    BodyKind, DataRequest, GuestCall, GuestError, LoadedComponent, Sandbox, SandboxError,
+};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,13 +232,14 @@ impl Kernel {
             },
             None => None,
         };
-        let refused = |status: u16, code: &'static str, message: String| DataError::ActionRefused {
-            object: object.to_string(),
-            action: action.to_string(),
-            status,
-            code,
-            message,
-        };
+        let refused =
+            |kind: ErrorKind, code: &'static str, message: String| DataError::ActionRefused {
+                object: object.to_string(),
+                action: action.to_string(),
+                kind,
+                code,
+                message,
+            };
         if let Some(required) = &compiled.def.required_permissions {
             let needed: Vec<&str> = match required {
                 Value::String(s) => vec![s.as_str()],
@@ -248,7 +252,7 @@ impl Kernel {
                 .collect();
             if !missing.is_empty() {
                 return Err(refused(
-                    403,
+                    ErrorKind::Denied,
                     "PERMISSION_DENIED",
                     format!("Action {action} requires {}", missing.join(", ")),
                 ));
@@ -268,7 +272,7 @@ impl Kernel {
                 Ok(Value::Bool(true)) => {}
                 Ok(_) | Err(_) => {
                     return Err(refused(
-                        403,
+                        ErrorKind::Denied,
                         "ACTION_NOT_AVAILABLE",
                         format!(
                             "Action {action} is not available here (its visible condition is false)"
@@ -284,7 +288,7 @@ impl Kernel {
             )
         {
             return Err(refused(
-                400,
+                ErrorKind::Invalid,
                 "ACTION_DISABLED",
                 format!("Action {action} is disabled here (its disabled condition holds)"),
             ));
@@ -335,16 +339,67 @@ impl Kernel {
         self.run_body(name, &body, principal, input, &scope).await
     }
 
-    /// Runs an action's or function's guest outside any transaction (its data calls commit one by one);
-    /// a data call refused to its caller is the failure reported, not what the guest made of it.
+    /// Runs an action's or function's guest all or nothing: its reads run outside any transaction until its
+    /// first write (or service call), which opens one; every later call runs inside it, and it commits only
+    /// when the body succeeds. So a body that fails (traps, breaks a limit, returns an error) leaves nothing,
+    /// and the single SQLite writer is held only from the first write to the end of the body (bounded by the
+    /// body's deadline), not while it computes or reads before writing. A data call refused to its caller is
+    /// the failure reported, not what the guest made of it.
     async fn serve_body<F: Future<Output = Result<String, SandboxError>>>(
         &self,
         principal: &Principal,
         start: impl FnOnce(crate::sandbox::DataBridge) -> F,
     ) -> Result<String, DataError> {
-        let mut cx = WriteCx::default();
-        let out = self.serve_guest(None, principal, &mut cx, start).await;
-        out.map_err(|e| cx.failure(DataError::Sandbox(e)))
+        let mut cx = WriteCx {
+            in_action: true,
+            ..WriteCx::default()
+        };
+        let mut tx: Option<Box<dyn Transaction>> = None;
+        let (bridge, mut requests) = tokio::sync::mpsc::channel::<DataRequest>(4);
+        let call = start(bridge);
+        tokio::pin!(call);
+        let out = loop {
+            tokio::select! {
+                biased;
+                done = &mut call => break done,
+                Some(request) = requests.recv() => {
+                    if tx.is_none() && opens_transaction(&request.call) {
+                        match self.driver.begin().await {
+                            Ok(t) => tx = Some(t),
+                            Err(e) => {
+                                let _ = request.reply.send(Err(GuestError::Internal(e.to_string())));
+                                continue;
+                            }
+                        }
+                    }
+                    // A borrow of the transaction for this call only (the trait object's lifetime shortened).
+                    let current: Option<&mut dyn Transaction> = match tx.as_mut() {
+                        Some(t) => Some(&mut **t),
+                        None => None,
+                    };
+                    let answer = self
+                        .guest_call(current, principal, &mut cx, request.call)
+                        .await;
+                    let _ = request.reply.send(answer);
+                }
+            }
+        };
+        match (out, tx) {
+            (Ok(text), Some(tx)) => {
+                tx.commit().await?;
+                self.spawn_after_commit(std::mem::take(&mut cx.after_commit));
+                Ok(text)
+            }
+            (Ok(text), None) => Ok(text),
+            (Err(e), tx) => {
+                if let Some(tx) = tx
+                    && let Err(undo) = tx.rollback().await
+                {
+                    tracing::error!("rolling back a failed action: {undo}");
+                }
+                Err(cx.failure(DataError::Sandbox(e)))
+            }
+        }
     }
 
     async fn run_body(
@@ -426,4 +481,10 @@ impl Kernel {
             }),
         }
     }
+}
+
+/// A call that makes an action's body take its transaction: a write, or a service call (whose data calls then
+/// run inside it).
+fn opens_transaction(call: &GuestCall) -> bool {
+    !matches!(call, GuestCall::Find { .. } | GuestCall::Get { .. })
 }

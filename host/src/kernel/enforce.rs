@@ -1,9 +1,11 @@
 //! Applying a principal's [`Access`] inside `Kernel::execute`: object permissions, the fields a query may
 //! name, the fields a write may set, the rows an operation may touch, and masking of unreadable fields.
 
-use super::{Kernel, Principal};
+use super::{Kernel, Principal, id_filter};
+use crate::data::catalog::FieldSchema;
 use crate::data::catalog::ObjectSchema;
 use crate::data::driver::Record;
+use crate::data::driver::Transaction;
 use crate::data::error::DataError;
 use crate::data::filter::{Condition, Filter, Operand};
 use crate::data::query::Query;
@@ -23,6 +25,23 @@ impl Kernel {
         op: Operation,
     ) -> Result<Access, DataError> {
         let access = self.permissions.access(principal, schema);
+        if let Some(plugin) = &principal.plugin {
+            // A plugin reaches only the objects its grants name, whatever else it could see as elevated code.
+            let (granted, verb) = match op {
+                Operation::Read => (plugin.may_read(&schema.name, schema.internal), "read"),
+                _ => (plugin.may_write(&schema.name, schema.internal), "write"),
+            };
+            if !granted {
+                return Err(DataError::PermissionDenied {
+                    object: schema.name.clone(),
+                    field: None,
+                    message: format!(
+                        "plugin {} is not granted data:{verb}:{}",
+                        plugin.id, schema.name
+                    ),
+                });
+            }
+        }
         if !access.allows(op) {
             return Err(DataError::PermissionDenied {
                 object: schema.name.clone(),
@@ -31,6 +50,15 @@ impl Kernel {
             });
         }
         Ok(access)
+    }
+
+    /// The caller's access to a related object it meets through `expand`: none when a plugin is not granted
+    /// to read it.
+    pub(crate) fn related_access(&self, principal: &Principal, schema: &ObjectSchema) -> Access {
+        match self.access(principal, schema, Operation::Read) {
+            Ok(a) => a,
+            Err(_) => Access::default(),
+        }
     }
 
     /// The query restricted to the rows `principal` may touch for `op`: its organization's, then the
@@ -80,7 +108,7 @@ pub(crate) fn check_query_fields(
     schema: &ObjectSchema,
     q: &Query,
 ) -> Result<(), DataError> {
-    if access.bypass || access.unreadable.is_empty() {
+    if access.unreadable.is_empty() {
         return Ok(());
     }
     let hidden = |name: &str| -> Result<(), DataError> {
@@ -129,9 +157,12 @@ pub(crate) fn check_query_fields(
     Ok(())
 }
 
-/// A search over the object's default search fields skips the ones the caller may not read.
-pub(crate) fn readable_search(access: &Access, q: &mut Query) {
-    if let Some(s) = &mut q.search {
+/// A search over the object's default search fields skips the ones the caller may not read; search fields
+/// the caller named itself are checked like every other field it names.
+pub(crate) fn readable_search(access: &Access, schema: &ObjectSchema, q: &mut Query) {
+    if let Some(s) = &mut q.search
+        && s.fields == schema.search_fields
+    {
         s.fields.retain(|f| !access.unreadable.contains(f));
     }
 }
@@ -203,7 +234,7 @@ pub(crate) fn check_rls(
 
 /// Removes the fields the caller may not read from records it is given.
 pub(crate) fn mask(access: &Access, records: &mut [Record]) {
-    if access.bypass || access.unreadable.is_empty() {
+    if access.unreadable.is_empty() {
         return;
     }
     for r in records {
@@ -317,8 +348,7 @@ impl Kernel {
         verb: &str,
         record: &Record,
     ) -> Result<(), DataError> {
-        if principal.is_system
-            || principal.is_platform_admin()
+        if principal.bypasses_permission_sets()
             || schema.sharing_model.as_deref() != Some("controlled_by_parent")
         {
             return Ok(());
@@ -368,5 +398,140 @@ impl Kernel {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Ownership changes hands only with `allowTransfer` (or for a bypassing caller): a payload may name the
+/// owner it already has (the caller on create), anything else is a transfer.
+pub(crate) fn check_transfer(
+    access: &Access,
+    schema: &ObjectSchema,
+    payload: &Record,
+    current_owner: Option<&str>,
+) -> Result<(), DataError> {
+    let Some(given) = payload.get("owner_id") else {
+        return Ok(());
+    };
+    if !schema.has_owner {
+        return Ok(());
+    }
+    // Empty means "the default" on create; on update it is refused as no user.
+    let unchanged = match given {
+        Value::String(s) => s.is_empty() || current_owner == Some(s.as_str()),
+        Value::Null => true,
+        _ => false,
+    };
+    if unchanged || access.may_transfer() {
+        return Ok(());
+    }
+    Err(DataError::PermissionDenied {
+        object: schema.name.clone(),
+        field: Some("owner_id".into()),
+        message: format!(
+            "[Security] Ownership transfer denied: giving a '{}' record to another owner needs allowTransfer",
+            schema.name
+        ),
+    })
+}
+
+impl Kernel {
+    /// A new owner must be a user of the caller's organization.
+    pub(crate) async fn check_owner_exists(
+        &self,
+        tx: &mut dyn crate::data::driver::Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        owner: &Value,
+    ) -> Result<(), DataError> {
+        let Value::String(owner) = owner else {
+            return Err(DataError::invalid_field(
+                &schema.name,
+                "owner_id",
+                "owner_id must be the id of a user",
+            ));
+        };
+        if principal.is_system || principal.user_id.as_deref() == Some(owner.as_str()) {
+            return Ok(());
+        }
+        let users = self.object(crate::security::system_objects::USER)?.clone();
+        let mut parts = vec![Filter::Cond(Condition {
+            field: "id".into(),
+            op: crate::data::filter::Op::Eq,
+            operand: Operand::Value(Value::String(owner.clone())),
+        })];
+        parts.push(Filter::Cond(match &principal.organization_id {
+            Some(org) => Condition {
+                field: "organization_id".into(),
+                op: crate::data::filter::Op::Eq,
+                operand: Operand::Value(Value::String(org.clone())),
+            },
+            None => Condition {
+                field: "organization_id".into(),
+                op: crate::data::filter::Op::Null(true),
+                operand: Operand::None,
+            },
+        }));
+        let q = Query {
+            filter: Some(Filter::And(parts)),
+            limit: Some(1),
+            ..Query::default()
+        };
+        let id_col: Vec<_> = users.field("id").into_iter().collect();
+        if tx.find(&users, &q, &id_col, None).await?.is_empty() {
+            let mut e = crate::data::error::FieldError::new(
+                "owner_id",
+                "Owner",
+                "reference_not_found",
+                format!("Owner: no user of this organization has id \"{owner}\""),
+            );
+            e.value = Some(Box::new(Value::String(owner.clone())));
+            return Err(DataError::validation(&schema.name, vec![e]));
+        }
+        Ok(())
+    }
+}
+
+impl Kernel {
+    /// Refuses an update or delete of a row the caller can see but may not write (owner scope, RLS `using`).
+    pub(crate) async fn check_row_writable(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        access: &Access,
+        id: &str,
+        op: Operation,
+    ) -> Result<(), DataError> {
+        if principal.is_system
+            || schema.internal
+            || access.row_filter(op, schema.has_owner).is_none()
+        {
+            return Ok(());
+        }
+        let base = Query {
+            filter: Some(id_filter(id)),
+            limit: Some(1),
+            ..Query::default()
+        };
+        let q = self.scoped_with(principal, schema, &base, access, op);
+        // A row the caller cannot even see is not found (no hint that it exists).
+        self.load(tx, Some(principal), schema, id).await?;
+        let id_col: Vec<&FieldSchema> = schema.field("id").into_iter().collect();
+        if tx.find(schema, &q, &id_col, None).await?.is_empty() {
+            return Err(DataError::PermissionDenied {
+                object: schema.name.clone(),
+                field: None,
+                message: format!(
+                    "You may not {} this {} record (it is not yours, or a row-level security policy excludes it)",
+                    if op == Operation::Delete {
+                        "delete"
+                    } else {
+                        "edit"
+                    },
+                    schema.name
+                ),
+            });
+        }
+        Ok(())
     }
 }

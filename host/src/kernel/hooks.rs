@@ -6,7 +6,7 @@ use super::{DataOp, Kernel, OpResult, Principal};
 use crate::artifact::Artifact;
 use crate::artifact::model::{BodyDef, RetryPolicy};
 use crate::data::driver::{Record, Transaction};
-use crate::data::error::{DataError, FieldError};
+use crate::data::error::{DataError, ErrorKind, FieldError};
 use crate::expr::Compiled;
 use crate::sandbox::{
     BodyKind, Caller, DataBridge, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome,
@@ -292,6 +292,9 @@ pub struct WriteCx {
     /// The first of a guest's data calls that its caller's permissions refused: if the hook then fails, the
     /// write is refused for that reason (403), not as a generic hook rejection.
     pub denied: Option<(String, Option<String>, String)>,
+    /// The transaction these calls run in belongs to an action's body (not to a write whose hooks are
+    /// running): its body may call service plugins, whose data calls join the transaction.
+    pub in_action: bool,
 }
 
 impl WriteCx {
@@ -337,7 +340,7 @@ pub fn caller_of(principal: &Principal) -> Caller {
         user_id: principal.user_id.clone(),
         organization_id: principal.organization_id.clone(),
         positions: principal.positions.clone(),
-        is_system: principal.is_system,
+        is_system: principal.is_system || principal.elevated,
     }
 }
 
@@ -345,10 +348,7 @@ pub fn caller_of(principal: &Principal) -> Caller {
 /// organization.
 pub fn acting_as(principal: &Principal, run_as_system: bool) -> Principal {
     if run_as_system {
-        Principal {
-            is_system: true,
-            ..principal.clone()
-        }
+        principal.elevated()
     } else {
         principal.clone()
     }
@@ -384,8 +384,14 @@ pub fn guest_error(e: DataError) -> GuestError {
         DataError::ActionRefused { .. } | DataError::PermissionDenied { .. } => {
             GuestError::Denied(message)
         }
-        DataError::Service { status: 403, .. } => GuestError::Denied(message),
-        DataError::Service { status: 404, .. } => GuestError::NotFound(message),
+        DataError::Service {
+            kind: ErrorKind::Denied,
+            ..
+        } => GuestError::Denied(message),
+        DataError::Service {
+            kind: ErrorKind::NotFound,
+            ..
+        } => GuestError::NotFound(message),
         DataError::Internal(_) => {
             GuestError::Internal("internal error (see the server log)".into())
         }
@@ -677,7 +683,7 @@ impl Kernel {
     }
 
     /// One `data` call of a guest, through the same path as every other caller.
-    fn guest_call<'a>(
+    pub(crate) fn guest_call<'a>(
         &'a self,
         tx: Option<&'a mut dyn Transaction>,
         principal: &'a Principal,
@@ -690,11 +696,15 @@ impl Kernel {
                     DataError::HookDepth(self.sandbox_config.max_hook_depth).to_string(),
                 ));
             }
-            // A plugin reaches only the objects its grants name, whatever else it could see as the runtime.
-            if let Some(plugin) = &principal.plugin {
-                plugin.check(&call, |o| {
-                    self.catalog.object(o).is_some_and(|s| s.internal)
-                })?;
+            // Plugins call no services; their data calls are checked against their grants by the kernel's
+            // access decision (`Kernel::access`), like every caller's.
+            if let (Some(plugin), GuestCall::Service { plugin: target, .. }) =
+                (&principal.plugin, &call)
+            {
+                return Err(GuestError::Denied(format!(
+                    "plugin {} may not call service {target}",
+                    plugin.id
+                )));
             }
             let op = match call {
                 GuestCall::Service {
@@ -702,7 +712,7 @@ impl Kernel {
                     method,
                     payload,
                 } => {
-                    if tx.is_some() {
+                    if tx.is_some() && !(cx.in_action && cx.depth == 0) {
                         return Err(GuestError::Denied(
                             "service plugins cannot be called from inside a write (from a hook)"
                                 .into(),
@@ -712,7 +722,7 @@ impl Kernel {
                         GuestError::Invalid(format!("the payload is not JSON: {e}"))
                     })?;
                     let answer = self
-                        .call_service(principal, &plugin, &method, &payload)
+                        .call_service_in(tx, principal, &plugin, &method, &payload)
                         .await
                         .map_err(guest_error)?;
                     return Ok(answer.to_string());

@@ -5,7 +5,7 @@
 use super::hooks::{WriteCx, caller_of};
 use super::{Kernel, Principal};
 use crate::data::driver::Transaction;
-use crate::data::error::DataError;
+use crate::data::error::{DataError, ErrorKind};
 use crate::plugins::manifest::PluginKind;
 use crate::plugins::runtime::RunningPlugin;
 use crate::sandbox::plugin::PluginInstance;
@@ -20,7 +20,8 @@ pub fn plugin_principal(plugin: &RunningPlugin, on_behalf_of: Option<&Principal>
         user_id: None,
         organization_id: on_behalf_of.and_then(|p| p.organization_id.clone()),
         positions: Vec::new(),
-        is_system: true,
+        is_system: false,
+        elevated: true,
         email: None,
         request_id: on_behalf_of.and_then(|p| p.request_id.clone()),
         plugin: Some(plugin.principal.clone()),
@@ -125,7 +126,7 @@ impl Kernel {
         let status = plugin.status();
         if status.status == "failed" {
             return Err(DataError::Service {
-                status: 503,
+                kind: ErrorKind::Unavailable,
                 code: "PLUGIN_FAILED",
                 message: format!(
                     "plugin {} is not running: {}",
@@ -193,12 +194,25 @@ impl Kernel {
         method: &str,
         payload: &Value,
     ) -> Result<Value, DataError> {
+        self.call_service_in(None, principal, plugin_id, method, payload)
+            .await
+    }
+
+    /// [`Kernel::call_service`] with the plugin's data calls inside `tx` (an action's transaction) when given.
+    pub(crate) async fn call_service_in(
+        &self,
+        tx: Option<&mut dyn Transaction>,
+        principal: &Principal,
+        plugin_id: &str,
+        method: &str,
+        payload: &Value,
+    ) -> Result<Value, DataError> {
         let plugin = self
             .plugins
             .get(plugin_id)
             .filter(|p| p.kind == PluginKind::Service)
             .ok_or_else(|| DataError::Service {
-                status: 404,
+                kind: ErrorKind::NotFound,
                 code: "SERVICE_NOT_FOUND",
                 message: format!("No service plugin {plugin_id} is loaded"),
             })?
@@ -210,7 +224,7 @@ impl Kernel {
                 .any(|p| plugin.callers.iter().any(|c| c == p));
         if !allowed {
             return Err(DataError::Service {
-                status: 403,
+                kind: ErrorKind::Denied,
                 code: "PERMISSION_DENIED",
                 message: format!(
                     "Calling service {plugin_id} needs one of the positions {:?} (the trust policy's callers)",
@@ -223,7 +237,7 @@ impl Kernel {
         let mut cx = WriteCx::default();
         let text = self
             .plugin_call(
-                None,
+                tx,
                 &plugin,
                 principal,
                 &mut cx,

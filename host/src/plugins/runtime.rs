@@ -1,14 +1,14 @@
 //! Admitted plugins, running: each is compiled against a linker holding only what its grants allow, started
 //! in dependency order (`init(config)`), called through one long-lived instance (calls serialized), and
 //! stopped at shutdown. A plugin acts as its own principal: its `data` calls are checked against its grants
-//! (`data:read:<object>`, `data:write:<object>`) on top of the kernel's usual enforcement.
+//! (`data:read:<object>`, `data:write:<object>`) inside the kernel's access decision (`Kernel::access`).
 
 use super::loader::{AdmittedPlugin, PluginStatus};
 use super::manifest::{Capability, PluginHook, PluginKind, object_pattern_matches};
 use crate::sandbox::plugin::{
     DriverAnswer, DriverCall, PluginComponent, PluginInstance, PluginLinks, PluginWorld,
 };
-use crate::sandbox::{GuestCall, GuestError, Limits, Sandbox, SandboxConfig, SandboxError};
+use crate::sandbox::{Limits, Sandbox, SandboxConfig, SandboxError};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -32,40 +32,6 @@ impl PluginPrincipal {
             Capability::DataWrite(p) => object_pattern_matches(p, object, internal),
             _ => false,
         })
-    }
-
-    /// Refuses a data call its grants do not cover, naming the capability it would need.
-    pub fn check(
-        &self,
-        call: &GuestCall,
-        internal: impl Fn(&str) -> bool,
-    ) -> Result<(), GuestError> {
-        let (object, write) = match call {
-            GuestCall::Service { plugin, .. } => {
-                return Err(GuestError::Denied(format!(
-                    "plugin {} may not call service {plugin}",
-                    self.id
-                )));
-            }
-            GuestCall::Find { object, .. } | GuestCall::Get { object, .. } => (object, false),
-            GuestCall::Insert { object, .. }
-            | GuestCall::Update { object, .. }
-            | GuestCall::Delete { object, .. } => (object, true),
-        };
-        let allowed = if write {
-            self.may_write(object, internal(object))
-        } else {
-            self.may_read(object, internal(object))
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(GuestError::Denied(format!(
-                "plugin {} is not granted data:{}:{object}",
-                self.id,
-                if write { "write" } else { "read" }
-            )))
-        }
     }
 }
 

@@ -104,21 +104,22 @@ impl From<GuestError> for GuestFailure {
 }
 
 impl SandboxError {
-    /// The HTTP status a failed invocation answers with: the guest's own verdicts keep their meaning
-    /// (denied 403, not found 404, invalid 400, conflict 409); a guest that broke a limit or trapped is a
-    /// server-side failure (500), a timeout 504, a full pool 503.
-    pub fn status(&self) -> u16 {
+    /// What kind of failure this is: the guest's own verdicts keep their meaning (denied, not found,
+    /// invalid, conflict); a guest that broke a limit or trapped is a server-side failure, a timeout is a
+    /// timeout, a full pool is unavailable.
+    pub fn kind(&self) -> crate::data::error::ErrorKind {
+        use crate::data::error::ErrorKind;
         match self {
-            SandboxError::Timeout { .. } => 504,
-            SandboxError::Busy { .. } => 503,
+            SandboxError::Timeout { .. } => ErrorKind::Timeout,
+            SandboxError::Busy { .. } => ErrorKind::Unavailable,
             SandboxError::Guest { error, .. } => match error {
-                GuestFailure::Denied(_) => 403,
-                GuestFailure::NotFound(_) => 404,
-                GuestFailure::Invalid(_) => 400,
-                GuestFailure::Conflict(_) => 409,
-                GuestFailure::Internal(_) => 500,
+                GuestFailure::Denied(_) => ErrorKind::Denied,
+                GuestFailure::NotFound(_) => ErrorKind::NotFound,
+                GuestFailure::Invalid(_) => ErrorKind::Invalid,
+                GuestFailure::Conflict(_) => ErrorKind::Conflict,
+                GuestFailure::Internal(_) => ErrorKind::Internal,
             },
-            _ => 500,
+            _ => ErrorKind::Internal,
         }
     }
 

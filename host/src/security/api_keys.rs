@@ -148,7 +148,7 @@ impl AuthService {
             .count();
         if active >= MAX_ACTIVE_KEYS_PER_USER {
             return Err(AuthError::Data(DataError::Service {
-                status: 409,
+                kind: crate::data::error::ErrorKind::Conflict,
                 code: "API_KEY_LIMIT_REACHED",
                 message: format!(
                     "a user holds at most {MAX_ACTIVE_KEYS_PER_USER} active API keys; revoke one first"

@@ -61,18 +61,6 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn status(&self) -> u16 {
-        match self {
-            AuthError::Unauthenticated | AuthError::InvalidCredentials => 401,
-            AuthError::RegistrationClosed | AuthError::Forbidden(_) => 403,
-            AuthError::UserExists => 422,
-            AuthError::RateLimited(_) | AuthError::PasswordChangeLimited(_) => 429,
-            AuthError::TooBusy(_) => 503,
-            AuthError::Invalid { .. } => 400,
-            AuthError::Data(e) => e.status(),
-        }
-    }
-
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Unauthenticated => "UNAUTHENTICATED",
@@ -488,6 +476,7 @@ impl AuthService {
             organization_id: Some(organization_id.to_string()),
             positions: vec![],
             is_system: true,
+            elevated: false,
             email: None,
             request_id: None,
             plugin: None,
@@ -601,6 +590,7 @@ impl AuthService {
             organization_id: org.as_str().map(str::to_string),
             positions: vec![],
             is_system: true,
+            elevated: false,
             email: None,
             request_id: None,
             plugin: None,
@@ -791,6 +781,7 @@ pub(super) fn identity_of(
         organization_id,
         positions,
         is_system: false,
+        elevated: false,
         email: user
             .get("email")
             .and_then(Value::as_str)

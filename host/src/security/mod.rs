@@ -8,5 +8,6 @@ pub mod auth;
 pub mod limits;
 pub mod passwords;
 pub mod permissions;
+pub mod principal;
 pub mod rls;
 pub mod system_objects;

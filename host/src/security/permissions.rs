@@ -7,12 +7,12 @@
 //! everything on its objects (as before permission sets existed). With at least one set, access is denied
 //! unless a set grants it.
 
+use super::principal::Principal;
 use super::rls::{CurrentUser, RowPredicate};
 use crate::artifact::Artifact;
 use crate::artifact::model::{ObjectPermission, PermissionSetDef};
 use crate::data::catalog::{Catalog, ObjectSchema};
 use crate::data::filter::{Condition, Filter, Op, Operand};
-use crate::kernel::Principal;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
@@ -70,11 +70,14 @@ pub struct Access {
     pub read: bool,
     pub edit: bool,
     pub delete: bool,
+    /// May give a record to another owner (`allowTransfer`): set `owner_id` to someone else on create, change
+    /// it on update. Bypassing callers may.
+    pub transfer: bool,
     /// Every row of the organization is readable (else only the caller's own, `owner_id`).
     pub read_all_rows: bool,
     /// Every row of the organization may be edited or deleted (else only the caller's own).
     pub write_all_rows: bool,
-    /// Fields the caller may not see.
+    /// Fields the caller may not see (for a bypassing caller: only write-only `password`/`secret` fields).
     pub unreadable: BTreeSet<String>,
     /// Fields the caller may not write.
     pub uneditable: BTreeSet<String>,
@@ -89,6 +92,10 @@ pub struct Access {
 }
 
 impl Access {
+    pub fn may_transfer(&self) -> bool {
+        self.bypass || self.transfer
+    }
+
     pub fn allows(&self, op: Operation) -> bool {
         self.bypass
             || match op {
@@ -242,9 +249,20 @@ impl PermissionSets {
     /// What `principal` may do on `schema`.
     pub fn access(&self, principal: &Principal, schema: &ObjectSchema) -> Access {
         let user = CurrentUser::of(principal);
-        if principal.is_system || principal.is_platform_admin() || schema.internal {
+        if principal.is_system {
             return Access {
                 bypass: true,
+                user,
+                ..Access::default()
+            };
+        }
+        if schema.internal {
+            return internal_access(principal, schema, user);
+        }
+        if principal.bypasses_permission_sets() {
+            return Access {
+                bypass: true,
+                unreadable: write_only_fields(schema),
                 user,
                 ..Access::default()
             };
@@ -255,6 +273,7 @@ impl PermissionSets {
             .unwrap_or("public_read_write");
         if !self.enforced {
             return Access {
+                unreadable: write_only_fields(schema),
                 create: true,
                 read: true,
                 edit: true,
@@ -267,6 +286,7 @@ impl PermissionSets {
         }
         let held = self.sets_of(principal);
         let mut a = Access {
+            unreadable: write_only_fields(schema),
             user,
             ..Access::default()
         };
@@ -340,11 +360,53 @@ impl PermissionSets {
     }
 }
 
+/// `password` and `secret` fields are written, never read back (nor filtered, sorted or searched on) by
+/// anyone but the runtime itself.
+fn write_only_fields(schema: &ObjectSchema) -> BTreeSet<String> {
+    use crate::artifact::fields::FieldType;
+    schema
+        .fields
+        .iter()
+        .filter(|f| matches!(f.ftype, FieldType::Password | FieldType::Secret))
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// A runtime-provided object (`sys_*`), as anyone but the runtime meets it: through a lookup of an artifact
+/// record (`created_by`, `owner_id`, …). Only [`Catalog::INTERNAL_EXPANDABLE`] fields may be read, filtered,
+/// sorted or selected; nothing is writable. Platform administrators read the audit log in full (it is
+/// append-only for everyone).
+fn internal_access(principal: &Principal, schema: &ObjectSchema, user: CurrentUser) -> Access {
+    if schema.name == crate::audit::AUDIT_LOG && principal.is_platform_admin() {
+        return Access {
+            read: true,
+            read_all_rows: true,
+            user,
+            ..Access::default()
+        };
+    }
+    let hidden: BTreeSet<String> = schema
+        .fields
+        .iter()
+        .filter(|f| !Catalog::INTERNAL_EXPANDABLE.contains(&f.name.as_str()))
+        .map(|f| f.name.clone())
+        .collect();
+    Access {
+        read: true,
+        read_all_rows: true,
+        uneditable: schema.fields.iter().map(|f| f.name.clone()).collect(),
+        unreadable: hidden,
+        user,
+        ..Access::default()
+    }
+}
+
 fn merge_object(a: &mut Access, p: &ObjectPermission, sharing: &str) {
     a.create |= p.allow_create;
     a.read |= p.allow_read || p.view_all_records;
     a.edit |= p.allow_edit || p.modify_all_records;
     a.delete |= p.allow_delete || p.modify_all_records;
+    a.transfer |= p.allow_transfer;
     // Rows beyond the caller's own: granted outright, by an `org` scope, or by the object's sharing model.
     let read_all = p.view_all_records
         || p.modify_all_records

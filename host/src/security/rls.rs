@@ -3,9 +3,9 @@
 //! a WHERE clause (so pagination, `total` and indexes stay right); `check` is evaluated on the record written.
 //! What does not lower is refused at load with the policy's path: nothing is ever filtered in memory.
 
+use super::principal::Principal;
 use crate::data::catalog::ObjectSchema;
 use crate::data::filter::{Condition, Filter, Op, Operand};
-use crate::kernel::Principal;
 use cel_parser::Expression;
 use cel_parser::ast::{CallExpr, Expr, operators};
 use cel_parser::reference::Val;

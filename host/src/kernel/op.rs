@@ -1,0 +1,73 @@
+//! The operations every entry point expresses its request as ([`DataOp`]) and what they answer ([`OpResult`]).
+
+use crate::data::driver::Record;
+use crate::data::query::Query;
+
+/// A data operation, as every entry point expresses it.
+#[derive(Clone, Debug)]
+pub enum DataOp {
+    Find {
+        object: String,
+        query: Query,
+    },
+    Get {
+        object: String,
+        id: String,
+        query: Query,
+    },
+    Create {
+        object: String,
+        record: Record,
+    },
+    /// All or nothing.
+    CreateMany {
+        object: String,
+        records: Vec<Record>,
+    },
+    Update {
+        object: String,
+        id: String,
+        patch: Record,
+        expected_version: Option<String>,
+    },
+    Delete {
+        object: String,
+        id: String,
+        expected_version: Option<String>,
+    },
+    /// Creates, updates and deletes across objects, all or nothing.
+    Batch {
+        operations: Vec<DataOp>,
+    },
+}
+
+impl DataOp {
+    /// The object an operation names (none for a batch).
+    pub fn object(&self) -> Option<&str> {
+        match self {
+            DataOp::Find { object, .. }
+            | DataOp::Get { object, .. }
+            | DataOp::Create { object, .. }
+            | DataOp::CreateMany { object, .. }
+            | DataOp::Update { object, .. }
+            | DataOp::Delete { object, .. } => Some(object),
+            DataOp::Batch { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpResult {
+    List {
+        records: Vec<Record>,
+        total: Option<u64>,
+        has_more: bool,
+    },
+    Record(Record),
+    Records(Vec<Record>),
+    Deleted {
+        id: String,
+    },
+    /// One result per operation of a batch, in order.
+    Batch(Vec<OpResult>),
+}
