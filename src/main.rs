@@ -133,6 +133,9 @@ struct ServeArgs {
     #[command(flatten)]
     sandbox: SandboxArgs,
 
+    #[command(flatten)]
+    auth: AuthArgs,
+
     /// Directory of signed plugin components (`*.wasm`), each checked against --trust at start-up.
     #[arg(long, env = "OS_PLUGINS_DIR")]
     plugins: Option<String>,
@@ -430,6 +433,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let trusted_proxies = match args.auth.trusted_proxies() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("objectos serve: --trusted-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(spec) = args.positional.or(args.artifact).or(args.artifact_url) else {
         eprintln!(
             "objectos serve: no artifact given (pass a path, --artifact, --artifact-url, OS_ARTIFACT_PATH or OS_ARTIFACT_URL)"
@@ -537,6 +547,9 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         idle_timeout: std::time::Duration::from_secs(args.http_idle_timeout_secs),
         request_timeout: std::time::Duration::from_secs(args.http_request_timeout_secs),
         max_connections: usize::try_from(args.http_max_connections).unwrap_or(512),
+        auth: args.auth.limits(),
+        trusted_proxies,
+        secure_cookies: args.auth.secure_cookies,
     };
     let state = AppState::new(kernel, &secret, http);
     if let Err(e) = state.auth.adopt_seeds().await {
@@ -597,6 +610,77 @@ fn plugin_summary(kernel: &Kernel) -> String {
         .map(|p| format!("{} {}", p.id, p.status))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Authentication limits, proxies and cookies; see the README's authentication section.
+#[derive(clap::Args, Debug)]
+struct AuthArgs {
+    /// Failed sign-ins per client IP in the failure window before 429 (attempts in flight count too).
+    #[arg(long, env = "OS_SIGNIN_MAX_FAILURES_PER_IP", default_value_t = 20)]
+    signin_max_failures_per_ip: usize,
+    /// Failed sign-ins per account (email) in the failure window before 429.
+    #[arg(long, env = "OS_SIGNIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    signin_max_failures_per_account: usize,
+    /// Wrong current passwords per user on change-password in the failure window before 429.
+    #[arg(long, env = "OS_PASSWORD_CHANGE_MAX_FAILURES", default_value_t = 5)]
+    password_change_max_failures: usize,
+    /// The failure window, in seconds.
+    #[arg(long, env = "OS_AUTH_FAILURE_WINDOW_SECS", default_value_t = 900)]
+    auth_failure_window_secs: u64,
+    /// Keys (IPs, accounts, users) the failure table tracks at most; past it the least recent are evicted.
+    #[arg(long, env = "OS_AUTH_MAX_TRACKED_KEYS", default_value_t = 100_000)]
+    auth_max_tracked_keys: usize,
+    /// Password hashes computed at once (19 MiB each); default: the number of cores.
+    #[arg(long, env = "OS_PASSWORD_HASH_CONCURRENCY")]
+    password_hash_concurrency: Option<usize>,
+    /// How long a sign-in waits for a hashing slot before 503 TOO_BUSY, in milliseconds.
+    #[arg(
+        long,
+        env = "OS_PASSWORD_HASH_QUEUE_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    password_hash_queue_timeout_ms: u64,
+    /// Longest lifetime of an API key in days (also the lifetime of a key created without expiresIn/expiresAt).
+    #[arg(long, env = "OS_API_KEY_MAX_TTL_DAYS", default_value_t = 365)]
+    api_key_max_ttl_days: u64,
+    /// A proxy (CIDR or address) whose X-Forwarded-For / X-Forwarded-Proto are believed; repeatable (env:
+    /// comma-separated). Without it the TCP peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "OS_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    trusted_proxy: Vec<String>,
+    /// Always mark the session cookie Secure (it is also Secure when a trusted proxy says X-Forwarded-Proto: https).
+    #[arg(long, env = "OS_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+impl AuthArgs {
+    fn limits(&self) -> objectos_host::security::limits::AuthLimits {
+        use std::time::Duration;
+        objectos_host::security::limits::AuthLimits {
+            max_failures_per_ip: self.signin_max_failures_per_ip,
+            max_failures_per_account: self.signin_max_failures_per_account,
+            max_password_change_failures: self.password_change_max_failures,
+            failure_window: Duration::from_secs(self.auth_failure_window_secs),
+            max_tracked_keys: self.auth_max_tracked_keys.max(1),
+            hash_concurrency: self
+                .password_hash_concurrency
+                .unwrap_or_else(objectos_host::security::limits::default_hash_concurrency)
+                .max(1),
+            hash_queue_timeout: Duration::from_millis(self.password_hash_queue_timeout_ms),
+            api_key_max_ttl: Duration::from_secs(self.api_key_max_ttl_days.saturating_mul(86_400)),
+        }
+    }
+
+    fn trusted_proxies(&self) -> Result<Vec<objectos_host::http::client::IpNet>, String> {
+        self.trusted_proxy
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| objectos_host::http::client::parse_trusted_proxy(s))
+            .collect()
+    }
 }
 
 /// Limits for untrusted code (hook, action and function bodies); see the README's sandbox section.

@@ -858,8 +858,12 @@ async fn run(db: Db) {
     let (emp, emp_id) = user(&s, &admin, "emp@example.com", &["hx_user"]).await;
     // Someone of another organization: an administrator of that organization creates the user.
     let outsider_id = {
-        let auth =
-            objectos_host::security::auth::AuthService::new(s.kernel.clone(), b"unused", false);
+        let auth = objectos_host::security::auth::AuthService::new(
+            s.kernel.clone(),
+            b"unused",
+            false,
+            Default::default(),
+        );
         let other_admin = objectos_host::security::auth::Identity {
             principal: objectos_host::kernel::Principal {
                 user_id: Some("other-admin".into()),
@@ -871,6 +875,7 @@ async fn run(db: Db) {
             session: None,
             token: None,
             is_platform_admin: true,
+            api_key_id: None,
         };
         let created = auth
             .admin_create_user(

@@ -4,6 +4,7 @@ mod support;
 
 mod artifact_load;
 mod artifact_validate;
+mod auth_hardening;
 mod cli;
 mod csv_export;
 mod engine_filters;

@@ -443,12 +443,24 @@ pub async fn start_server_with(
     http: objectos_host::http::HttpConfig,
     adjust: impl FnOnce(&mut RuntimeConfig),
 ) -> Server {
+    start_server_state(db, test, artifact, http, adjust).await.0
+}
+
+/// `start_server_with`, also handing back the server's state (its auth service, for test hooks).
+pub async fn start_server_state(
+    db: Db,
+    test: &str,
+    artifact: Value,
+    http: objectos_host::http::HttpConfig,
+    adjust: impl FnOnce(&mut RuntimeConfig),
+) -> (Server, objectos_host::http::Shared) {
     let artifact = Artifact::from_value(artifact).expect("artifact is valid");
     let url = database_url(db, test).await;
     let mut cfg = config(url);
     adjust(&mut cfg);
     let (kernel, _) = Kernel::boot(artifact, &cfg).await.expect("kernel boots");
     let state = objectos_host::http::AppState::new(kernel.clone(), b"test-secret-0123456789", http);
+    let shared = state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -460,12 +472,13 @@ pub async fn start_server_with(
         })
         .await;
     });
-    Server {
+    let server = Server {
         base,
         http: reqwest::Client::new(),
         kernel,
         shutdown: Some(tx),
-    }
+    };
+    (server, shared)
 }
 
 impl Server {

@@ -1,14 +1,15 @@
 //! `/api/v1/auth/*`: sign-up, sign-in, session, sign-out with better-auth's shapes and headers, plus the
-//! administrator routes that create users, assign positions and issue API keys.
+//! administrator routes that create users, assign positions, ban, and the API key routes (issue, list, revoke).
+//! Who may administer whom is decided in `security::admin`; the client IP comes from `client`.
 
 use super::errors::ApiError;
 use super::{JsonBody, SESSION_COOKIE, Shared, identity, json_response, presented_credentials};
 use crate::security::auth::{AuthError, SignedIn, public_session, public_user};
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
@@ -25,7 +26,13 @@ pub fn routes() -> Router<Shared> {
             "/api/v1/auth/admin/bind-permission-sets",
             post(bind_permission_sets),
         )
-        .route("/api/v1/auth/api-keys", post(create_api_key))
+        .route("/api/v1/auth/admin/ban-user", post(ban_user))
+        .route("/api/v1/auth/admin/unban-user", post(unban_user))
+        .route(
+            "/api/v1/auth/api-keys",
+            post(create_api_key).get(list_api_keys),
+        )
+        .route("/api/v1/auth/api-keys/{id}", delete(revoke_api_key))
 }
 
 fn text<'a>(body: &'a Value, key: &'static str) -> Result<&'a str, ApiError> {
@@ -37,18 +44,27 @@ fn text<'a>(body: &'a Value, key: &'static str) -> Result<&'a str, ApiError> {
     })
 }
 
-fn client(headers: &HeaderMap, addr: Option<SocketAddr>) -> (String, String) {
-    let ip = addr.map(|a| a.ip().to_string()).unwrap_or_default();
+/// The client IP (through trusted proxies), the user agent, and whether the session cookie gets `Secure`.
+fn client(s: &Shared, headers: &HeaderMap, addr: SocketAddr) -> (String, String, bool) {
+    let c = super::client::client(&s.config.trusted_proxies, addr.ip(), headers);
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    (ip, ua)
+    (c.ip.to_string(), ua, c.https || s.config.secure_cookies)
+}
+
+fn session_cookie(value: &str, max_age: u32, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .ok()
 }
 
 /// better-auth's answer: the token in the body, the signed token in `set-auth-token` and the session cookie.
-fn signed_in(done: SignedIn, redirect: bool) -> Response {
+fn signed_in(done: SignedIn, redirect: bool, secure: bool) -> Response {
     let user = public_user(&done.identity.user, false);
     let body = if redirect {
         json!({"redirect": false, "token": done.token, "user": user})
@@ -59,14 +75,12 @@ fn signed_in(done: SignedIn, redirect: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&done.signed_token) {
         r.headers_mut().insert("set-auth-token", v);
     }
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax",
-        percent_encoding::utf8_percent_encode(
-            &done.signed_token,
-            percent_encoding::NON_ALPHANUMERIC
-        )
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    let value = percent_encoding::utf8_percent_encode(
+        &done.signed_token,
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
+    if let Some(v) = session_cookie(&value, 604800, secure) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
@@ -78,7 +92,7 @@ async fn sign_up(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let (ip, ua) = client(&headers, Some(addr));
+    let (ip, ua, secure) = client(&s, &headers, addr);
     let name = body.get("name").and_then(Value::as_str).unwrap_or("");
     let done = s
         .auth
@@ -90,7 +104,7 @@ async fn sign_up(
             &ua,
         )
         .await?;
-    Ok(signed_in(done, false))
+    Ok(signed_in(done, false, secure))
 }
 
 async fn sign_in(
@@ -99,12 +113,12 @@ async fn sign_in(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let (ip, ua) = client(&headers, Some(addr));
+    let (ip, ua, secure) = client(&s, &headers, addr);
     let done = s
         .auth
         .sign_in(text(&body, "email")?, text(&body, "password")?, &ip, &ua)
         .await?;
-    Ok(signed_in(done, true))
+    Ok(signed_in(done, true, secure))
 }
 
 async fn get_session(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -115,13 +129,16 @@ async fn get_session(State(s): State<Shared>, headers: HeaderMap) -> Result<Resp
     ))
 }
 
-async fn sign_out(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn sign_out(
+    State(s): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let presented = presented_credentials(&headers).ok_or(AuthError::Unauthenticated)?;
     s.auth.sign_out(&presented).await?;
+    let (_, _, secure) = client(&s, &headers, addr);
     let mut r = json_response(200, json!({"success": true}));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
-    )) {
+    if let Some(v) = session_cookie("", 0, secure) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)
@@ -225,9 +242,74 @@ async fn create_api_key(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
-    let (key, record) = s.auth.create_api_key(&who, text(&body, "name")?).await?;
+    let (key, record) = s
+        .auth
+        .create_api_key(
+            &who,
+            text(&body, "name")?,
+            body.get("expiresIn"),
+            body.get("expiresAt"),
+        )
+        .await?;
     Ok(json_response(
         201,
         json!({"success": true, "data": {"key": key, "apiKey": record}}),
     ))
+}
+
+/// The caller's own keys (never the keys themselves).
+async fn list_api_keys(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = super::identity_any(&s, &headers).await?;
+    let keys = s.auth.list_api_keys(&who).await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"apiKeys": keys}}),
+    ))
+}
+
+async fn revoke_api_key(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = super::identity_any(&s, &headers).await?;
+    let key = s.auth.revoke_api_key(&who, &id).await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"apiKey": key}}),
+    ))
+}
+
+async fn set_banned(
+    s: Shared,
+    headers: HeaderMap,
+    body: Value,
+    banned: bool,
+) -> Result<Response, ApiError> {
+    let who = identity(&s, &headers).await?;
+    let user = s
+        .auth
+        .admin_set_banned(&who, text(&body, "userId")?, banned)
+        .await?;
+    Ok(json_response(
+        200,
+        json!({"success": true, "data": {"user": user}}),
+    ))
+}
+
+/// `{userId}`: the user's sessions end; sign-in, sessions and API keys are refused until unbanned.
+async fn ban_user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    set_banned(s, headers, body, true).await
+}
+
+async fn unban_user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    set_banned(s, headers, body, false).await
 }

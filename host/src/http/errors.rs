@@ -28,7 +28,8 @@ fn auth_status(e: &AuthError) -> u16 {
         AuthError::Unauthenticated | AuthError::InvalidCredentials => 401,
         AuthError::RegistrationClosed | AuthError::Forbidden(_) => 403,
         AuthError::UserExists => 422,
-        AuthError::RateLimited(_) => 429,
+        AuthError::RateLimited(_) | AuthError::PasswordChangeLimited(_) => 429,
+        AuthError::TooBusy(_) => 503,
         AuthError::Invalid { .. } => 400,
         AuthError::Data(e) => status_of(e.kind()),
     }
@@ -158,7 +159,8 @@ impl IntoResponse for ApiError {
             tracing::error!(status = status.as_u16(), "request failed: {:?}", self);
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::Auth(AuthError::RateLimited(secs)) = &self
+        if let ApiError::Auth(e) = &self
+            && let Some(secs) = e.retry_after()
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -132,6 +132,18 @@ async fn metrics(State(s): State<Shared>) -> Response {
         "objectos_db_pool_connections{{state=\"idle\"}} {}\n",
         pool.1
     ));
+    let attempts = s.auth.attempt_stats();
+    extra.push_str("# HELP objectos_auth_attempt_keys Keys (IPs, accounts, users) the sign-in failure table tracks\n# TYPE objectos_auth_attempt_keys gauge\n");
+    extra.push_str(&format!("objectos_auth_attempt_keys {}\n", attempts.keys));
+    extra.push_str("# HELP objectos_auth_attempt_keys_dropped_total Keys dropped from the failure table, by reason\n# TYPE objectos_auth_attempt_keys_dropped_total counter\n");
+    extra.push_str(&format!(
+        "objectos_auth_attempt_keys_dropped_total{{reason=\"expired\"}} {}\n",
+        attempts.expired_total
+    ));
+    extra.push_str(&format!(
+        "objectos_auth_attempt_keys_dropped_total{{reason=\"evicted\"}} {}\n",
+        attempts.evicted_total
+    ));
     let mut buf = Vec::new();
     families.sort_by(|a, b| a.name().cmp(b.name()));
     let _ = TextEncoder::new().encode(&families, &mut buf);

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod client;
 pub mod data;
 pub mod discovery;
 pub mod errors;
@@ -48,6 +49,12 @@ pub struct HttpConfig {
     pub request_timeout: std::time::Duration,
     /// Open connections at most; one more is answered 503 `TOO_MANY_CONNECTIONS` and closed.
     pub max_connections: usize,
+    /// Sign-in and password-change limits, the password hasher's slots, API key lifetime.
+    pub auth: crate::security::limits::AuthLimits,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (`--trusted-proxy`); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Always mark the session cookie `Secure` (otherwise only when a trusted proxy says the request was https).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
@@ -61,6 +68,9 @@ impl Default for HttpConfig {
             idle_timeout: std::time::Duration::from_secs(60),
             request_timeout: std::time::Duration::from_secs(60),
             max_connections: 512,
+            auth: Default::default(),
+            trusted_proxies: Vec::new(),
+            secure_cookies: false,
         }
     }
 }
@@ -76,7 +86,12 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     pub fn new(kernel: Arc<Kernel>, secret: &[u8], config: HttpConfig) -> Shared {
-        let auth = Arc::new(AuthService::new(kernel.clone(), secret, config.open_signup));
+        let auth = Arc::new(AuthService::new(
+            kernel.clone(),
+            secret,
+            config.open_signup,
+            config.auth.clone(),
+        ));
         Arc::new(AppState {
             kernel,
             auth,

@@ -1,17 +1,16 @@
-//! Authentication: email + password (argon2id), sessions (random 256-bit tokens, stored as SHA-256, handed out
-//! signed with `OS_AUTH_SECRET`), API keys (`osk_…`, stored as SHA-256), and the rate limit on failed sign-ins.
+//! Authentication: email + password (argon2id, through the bounded hasher of `passwords`), sessions (random
+//! 256-bit tokens, stored as SHA-256, handed out signed with `OS_AUTH_SECRET`), sign-in and password-change
+//! attempt limits (`limits`). Administration is in `admin`, API keys in `api_keys`.
 //! Users, organizations, sessions and keys are rows of runtime-provided objects, written through the kernel.
 
-use super::system_objects::{API_KEY, ORGANIZATION, SESSION, USER};
+use super::limits::{AttemptStats, Attempts, AuthLimits};
+use super::passwords::{Busy, PasswordHasherPool};
+use super::system_objects::{ORGANIZATION, SESSION, USER};
 use crate::data::driver::Record;
 use crate::data::error::DataError;
 use crate::data::filter::{Condition, Filter, Op, Operand};
 use crate::data::query::Query;
 use crate::kernel::{DataOp, Kernel, OpResult, Principal, new_id};
-use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
@@ -25,10 +24,10 @@ use std::time::{Duration, Instant};
 pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "everyone"];
 const MIN_PASSWORD_LEN: usize = 8;
 const MAX_PASSWORD_LEN: usize = 256;
-/// Failed sign-ins tolerated in `FAILURE_WINDOW` before 429.
-const MAX_FAILURES_PER_IP: usize = 20;
-const MAX_FAILURES_PER_ACCOUNT: usize = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+const MAX_EMAIL_LEN: usize = 254;
+/// Stands in for the hash of an unknown account, so that timing does not tell which emails exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
 /// How long a resolved session is trusted without reading the database again.
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(30);
 
@@ -46,6 +45,10 @@ pub enum AuthError {
     UserExists,
     #[error("Too many failed sign-in attempts; try again in {0} seconds")]
     RateLimited(u64),
+    #[error("Too many failed password changes; try again in {0} seconds")]
+    PasswordChangeLimited(u64),
+    #[error("The server is busy checking passwords; try again in {0} seconds")]
+    TooBusy(u64),
     #[error("{0}")]
     Forbidden(String),
     #[error("{message}")]
@@ -64,11 +67,28 @@ impl AuthError {
             AuthError::InvalidCredentials => "INVALID_EMAIL_OR_PASSWORD",
             AuthError::RegistrationClosed => "SELF_REGISTRATION_CLOSED",
             AuthError::UserExists => "USER_ALREADY_EXISTS",
-            AuthError::RateLimited(_) => "TOO_MANY_REQUESTS",
+            AuthError::RateLimited(_) | AuthError::PasswordChangeLimited(_) => "TOO_MANY_REQUESTS",
+            AuthError::TooBusy(_) => "TOO_BUSY",
             AuthError::Forbidden(_) => "PERMISSION_DENIED",
             AuthError::Invalid { .. } => "VALIDATION_FAILED",
             AuthError::Data(e) => e.code(),
         }
+    }
+
+    /// Seconds for `Retry-After`, when the refusal is temporary.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::RateLimited(s)
+            | AuthError::PasswordChangeLimited(s)
+            | AuthError::TooBusy(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+impl From<Busy> for AuthError {
+    fn from(b: Busy) -> Self {
+        AuthError::TooBusy(b.retry_after_secs)
     }
 }
 
@@ -80,7 +100,10 @@ pub struct Identity {
     pub session: Option<Record>,
     /// The raw session token (for get-session), never the stored hash.
     pub token: Option<String>,
+    /// Holds the `platform_admin` position (the kernel's notion: permission sets do not restrict it).
     pub is_platform_admin: bool,
+    /// The id of the API key the caller presented, when it is not a session.
+    pub api_key_id: Option<String>,
 }
 
 /// What sign-up / sign-in hand back.
@@ -92,37 +115,39 @@ pub struct SignedIn {
 }
 
 /// A user row to create (the password is hashed separately).
-struct NewUser<'a> {
-    id: &'a str,
-    organization_id: &'a str,
-    email: &'a str,
-    name: &'a str,
-    positions: &'a [String],
-    is_platform_admin: bool,
-    admin_created: bool,
+pub(super) struct NewUser<'a> {
+    pub(super) id: &'a str,
+    pub(super) organization_id: &'a str,
+    pub(super) email: &'a str,
+    pub(super) name: &'a str,
+    pub(super) positions: &'a [String],
+    pub(super) is_platform_admin: bool,
+    pub(super) admin_created: bool,
 }
 
 pub struct AuthService {
-    kernel: Arc<Kernel>,
+    pub(super) kernel: Arc<Kernel>,
     key: hmac::Key,
     open_signup: bool,
     session_ttl: chrono::Duration,
-    sessions: Mutex<HashMap<String, (Identity, Instant)>>,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    pub(super) sessions: Mutex<HashMap<String, (Identity, Instant)>>,
+    pub(super) limits: AuthLimits,
+    attempts: Attempts,
+    hasher: PasswordHasherPool,
     signup: tokio::sync::Mutex<()>,
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(super) fn sha256_hex(s: &str) -> String {
     crate::artifact::checksum::sha256_hex(s.as_bytes())
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn eq(field: &str, v: &str) -> Filter {
+pub(super) fn eq(field: &str, v: &str) -> Filter {
     Filter::Cond(Condition {
         field: field.into(),
         op: Op::Eq,
@@ -130,20 +155,48 @@ fn eq(field: &str, v: &str) -> Filter {
     })
 }
 
-fn obj(v: Value) -> Record {
+pub(super) fn obj(v: Value) -> Record {
     v.as_object().cloned().unwrap_or_default()
 }
 
 impl AuthService {
-    pub fn new(kernel: Arc<Kernel>, secret: &[u8], open_signup: bool) -> AuthService {
+    pub fn new(
+        kernel: Arc<Kernel>,
+        secret: &[u8],
+        open_signup: bool,
+        limits: AuthLimits,
+    ) -> AuthService {
         AuthService {
             kernel,
             key: hmac::Key::new(hmac::HMAC_SHA256, secret),
             open_signup,
             session_ttl: chrono::Duration::days(7),
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            attempts: Attempts::new(limits.failure_window, limits.max_tracked_keys),
+            hasher: PasswordHasherPool::new(limits.hash_concurrency, limits.hash_queue_timeout),
+            limits,
             signup: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The attempt table (counters for `/metrics`; `sweep_at` for tests).
+    pub fn attempts(&self) -> &Attempts {
+        &self.attempts
+    }
+
+    pub fn attempt_stats(&self) -> AttemptStats {
+        self.attempts.stats()
+    }
+
+    /// The password hasher (its slots, for tests of the `TOO_BUSY` path).
+    pub fn hasher(&self) -> &PasswordHasherPool {
+        &self.hasher
+    }
+
+    /// Forgets every cached session (after a change of positions, a ban, a password change).
+    pub(super) fn clear_session_cache(&self) {
+        if let Ok(mut cache) = self.sessions.lock() {
+            cache.clear();
         }
     }
 
@@ -165,7 +218,11 @@ impl AuthService {
         }
     }
 
-    async fn find_one(&self, object: &str, filter: Filter) -> Result<Option<Record>, DataError> {
+    pub(super) async fn find_one(
+        &self,
+        object: &str,
+        filter: Filter,
+    ) -> Result<Option<Record>, DataError> {
         let query = Query {
             filter: Some(filter),
             limit: Some(1),
@@ -191,7 +248,11 @@ impl AuthService {
     }
 
     /// Writes one row of a runtime-provided object and returns it as stored.
-    async fn write_row(&self, principal: &Principal, op: DataOp) -> Result<Record, DataError> {
+    pub(super) async fn write_row(
+        &self,
+        principal: &Principal,
+        op: DataOp,
+    ) -> Result<Record, DataError> {
         match self.kernel.execute(principal, op).await? {
             OpResult::Record(r) => Ok(r),
             _ => Err(DataError::Internal("unexpected result".into())),
@@ -199,7 +260,7 @@ impl AuthService {
     }
 
     /// Deletes the row of `object` that `row` was read from.
-    async fn delete_row(&self, object: &str, row: &Record) -> Result<(), DataError> {
+    pub(super) async fn delete_row(&self, object: &str, row: &Record) -> Result<(), DataError> {
         let id = row
             .get("id")
             .and_then(Value::as_str)
@@ -301,8 +362,8 @@ impl AuthService {
             .await
     }
 
-    fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
-        if !email.contains('@') || email.len() > 254 {
+    pub(super) fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
+        if !email.contains('@') || email.len() > MAX_EMAIL_LEN {
             return Err(AuthError::Invalid {
                 field: "email",
                 message: "email must be a valid email address".into(),
@@ -319,32 +380,10 @@ impl AuthService {
         Ok(())
     }
 
-    async fn hash_password(password: &str) -> Result<String, AuthError> {
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
+    pub(super) async fn hash_password(&self, password: &str) -> Result<String, AuthError> {
+        self.hasher.hash(password).await?.map_err(|e| {
+            AuthError::Data(DataError::Internal(format!("password hashing failed: {e}")))
         })
-        .await
-        .map_err(|e| DataError::Internal(e.to_string()))?
-        .map_err(|e| AuthError::Data(DataError::Internal(format!("password hashing failed: {e}"))))
-    }
-
-    async fn verify_password(password: &str, hash: &str) -> bool {
-        let (password, hash) = (password.to_string(), hash.to_string());
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &h)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false)
     }
 
     /// Self sign-up: the first user becomes platform admin with a personal organization (which adopts the seed
@@ -417,7 +456,11 @@ impl AuthService {
         self.open_session(&user_id, ip, user_agent).await
     }
 
-    async fn create_user_row(&self, u: NewUser<'_>, password: &str) -> Result<Record, AuthError> {
+    pub(super) async fn create_user_row(
+        &self,
+        u: NewUser<'_>,
+        password: &str,
+    ) -> Result<Record, AuthError> {
         let NewUser {
             id: user_id,
             organization_id,
@@ -427,7 +470,7 @@ impl AuthService {
             is_platform_admin,
             admin_created,
         } = u;
-        let hash = Self::hash_password(password).await?;
+        let hash = self.hash_password(password).await?;
         let as_user = Principal {
             user_id: Some(user_id.to_string()),
             organization_id: Some(organization_id.to_string()),
@@ -460,161 +503,8 @@ impl AuthService {
         }
     }
 
-    /// An administrator creates a user in their organization.
-    pub async fn admin_create_user(
-        &self,
-        admin: &Identity,
-        email: &str,
-        password: &str,
-        name: &str,
-        positions: &[String],
-    ) -> Result<Record, AuthError> {
-        self.require_admin(admin)?;
-        let email = email.trim().to_ascii_lowercase();
-        Self::check_credentials_shape(&email, password)?;
-        let org = admin.principal.organization_id.clone().unwrap_or_default();
-        let mut positions: Vec<String> = positions.to_vec();
-        if !positions.iter().any(|p| p == "everyone") {
-            positions.push("everyone".into());
-        }
-        let user = self
-            .create_user_row(
-                NewUser {
-                    id: &new_id(),
-                    organization_id: &org,
-                    email: &email,
-                    name,
-                    positions: &positions,
-                    is_platform_admin: false,
-                    admin_created: true,
-                },
-                password,
-            )
-            .await?;
-        Ok(public_user(&user, false))
-    }
-
-    /// An administrator replaces a user's positions (permission sets bind to positions).
-    pub async fn admin_set_positions(
-        &self,
-        admin: &Identity,
-        user_id: &str,
-        positions: &[String],
-    ) -> Result<Record, AuthError> {
-        self.require_admin(admin)?;
-        let user = self
-            .find_one(USER, eq("id", user_id))
-            .await?
-            .ok_or(AuthError::Data(DataError::RecordNotFound {
-                object: USER.into(),
-                id: user_id.into(),
-            }))?;
-        if user.get("organization_id") != admin.user.get("organization_id") {
-            return Err(AuthError::Data(DataError::RecordNotFound {
-                object: USER.into(),
-                id: user_id.into(),
-            }));
-        }
-        let patch = obj(json!({ "positions": positions }));
-        let op = DataOp::Update {
-            object: USER.into(),
-            id: user_id.into(),
-            patch,
-            expected_version: None,
-        };
-        let updated = self.write_row(&Principal::system(), op).await?;
-        self.sessions.lock().map(|mut s| s.clear()).ok();
-        Ok(public_user(&updated, false))
-    }
-
-    /// An administrator creates an API key acting as themselves; the key is shown once.
-    pub async fn create_api_key(
-        &self,
-        admin: &Identity,
-        name: &str,
-    ) -> Result<(String, Record), AuthError> {
-        self.require_admin(admin)?;
-        if name.trim().is_empty() {
-            return Err(AuthError::Invalid {
-                field: "name",
-                message: "an API key needs a name".into(),
-            });
-        }
-        let key = format!("osk_{}", random_token());
-        let user_id = admin.principal.user_id.clone().unwrap_or_default();
-        let as_admin = Principal {
-            is_system: true,
-            ..admin.principal.clone()
-        };
-        let rec = obj(
-            json!({"name": name.trim(), "key_hash": sha256_hex(&key), "key_prefix": &key[..12], "user_id": user_id, "revoked": false}),
-        );
-        let row = self
-            .write_row(
-                &as_admin,
-                DataOp::Create {
-                    object: API_KEY.into(),
-                    record: rec,
-                },
-            )
-            .await?;
-        let mut shown = Record::new();
-        for k in ["id", "name", "key_prefix", "created_at"] {
-            shown.insert(k.into(), row.get(k).cloned().unwrap_or(Value::Null));
-        }
-        Ok((key, shown))
-    }
-
-    fn require_admin(&self, who: &Identity) -> Result<(), AuthError> {
-        if who.is_platform_admin
-            || who
-                .principal
-                .positions
-                .iter()
-                .any(|p| p == "platform_admin" || p == "org_owner")
-        {
-            Ok(())
-        } else {
-            Err(AuthError::Forbidden(
-                "only an administrator may do this".into(),
-            ))
-        }
-    }
-
-    fn note_failure(&self, keys: &[String]) {
-        if let Ok(mut f) = self.failures.lock() {
-            let now = Instant::now();
-            for k in keys {
-                f.entry(k.clone()).or_default().push(now);
-            }
-        }
-    }
-
-    /// Seconds until the caller may try again, if a limit is exceeded.
-    fn limited(&self, ip_key: &str, account_key: &str) -> Option<u64> {
-        let mut f = self.failures.lock().ok()?;
-        let now = Instant::now();
-        let mut wait = None;
-        for (key, max) in [
-            (ip_key, MAX_FAILURES_PER_IP),
-            (account_key, MAX_FAILURES_PER_ACCOUNT),
-        ] {
-            if let Some(list) = f.get_mut(key) {
-                list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-                if list.len() >= max
-                    && let Some(oldest) = list.first()
-                {
-                    let secs = FAILURE_WINDOW
-                        .saturating_sub(now.duration_since(*oldest))
-                        .as_secs()
-                        .max(1);
-                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
-                }
-            }
-        }
-        wait
-    }
-
+    /// Checks an email and password and opens a session. The attempt takes a slot under the client IP and the
+    /// account before the password is checked (429 when either is full); a failure keeps it, a success frees it.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -623,24 +513,51 @@ impl AuthService {
         user_agent: &str,
     ) -> Result<SignedIn, AuthError> {
         let email = email.trim().to_ascii_lowercase();
-        let (ip_key, account_key) = (format!("ip:{ip}"), format!("account:{email}"));
-        if let Some(wait) = self.limited(&ip_key, &account_key) {
-            return Err(AuthError::RateLimited(wait));
+        // Bounded before anything is remembered: the failure table keys on the email.
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(AuthError::Invalid {
+                field: "email",
+                message: format!("email is at most {MAX_EMAIL_LEN} characters"),
+            });
         }
-        let user = self.find_one(USER, eq("email", &email)).await?;
-        let ok = match &user {
-            Some(u) if u.get("banned") != Some(&Value::Bool(true)) => {
-                let hash = u.get("password_hash").and_then(Value::as_str).unwrap_or("");
-                Self::verify_password(password, hash).await
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid {
+                field: "password",
+                message: format!("password is at most {MAX_PASSWORD_LEN} characters"),
+            });
+        }
+        let (ip_key, account_key) = (format!("ip:{ip}"), format!("account:{email}"));
+        let reservation = self
+            .attempts
+            .reserve(&[
+                (&ip_key, self.limits.max_failures_per_ip),
+                (&account_key, self.limits.max_failures_per_account),
+            ])
+            .map_err(AuthError::RateLimited)?;
+        let user = match self.find_one(USER, eq("email", &email)).await {
+            Ok(u) => u,
+            Err(e) => {
+                reservation.release();
+                return Err(e.into());
             }
-            _ => {
-                // Spend the same time on an unknown account, so timing does not tell which emails exist.
-                let _ = Self::verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000").await;
-                false
+        };
+        let hash = match &user {
+            Some(u) if u.get("banned") != Some(&Value::Bool(true)) => {
+                u.get("password_hash").and_then(Value::as_str).unwrap_or("")
+            }
+            // Spend the same time on an unknown or banned account.
+            _ => DUMMY_HASH,
+        };
+        let ok = match self.hasher.verify(password, hash).await {
+            Ok(ok) => ok && hash != DUMMY_HASH,
+            Err(busy) => {
+                reservation.release();
+                return Err(busy.into());
             }
         };
         match (ok, user) {
             (true, Some(u)) => {
+                reservation.release();
                 let id = u
                     .get("id")
                     .and_then(Value::as_str)
@@ -649,7 +566,7 @@ impl AuthService {
                 self.open_session(&id, ip, user_agent).await
             }
             _ => {
-                self.note_failure(&[ip_key, account_key]);
+                reservation.keep();
                 Err(AuthError::InvalidCredentials)
             }
         }
@@ -691,7 +608,7 @@ impl AuthService {
                 },
             )
             .await?;
-        let identity = identity_of(user, Some(session), Some(token.clone()));
+        let identity = identity_of(user, Some(session), Some(token.clone()), None);
         Ok(SignedIn {
             signed_token: self.sign(&token),
             token,
@@ -740,7 +657,7 @@ impl AuthService {
         if user.get("banned") == Some(&Value::Bool(true)) {
             return Err(AuthError::Unauthenticated);
         }
-        let identity = identity_of(user, Some(session), Some(token));
+        let identity = identity_of(user, Some(session), Some(token), None);
         if let Ok(mut cache) = self.sessions.lock() {
             if cache.len() > 100_000 {
                 cache.clear();
@@ -748,33 +665,6 @@ impl AuthService {
             cache.insert(hash, (identity.clone(), Instant::now()));
         }
         Ok(identity)
-    }
-
-    async fn authenticate_api_key(&self, key: &str) -> Result<Identity, AuthError> {
-        let row = self
-            .find_one(API_KEY, eq("key_hash", &sha256_hex(key)))
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
-        if row.get("revoked") == Some(&Value::Bool(true)) {
-            return Err(AuthError::Unauthenticated);
-        }
-        if let Some(exp) = row
-            .get("expires_at")
-            .and_then(crate::data::values::parse_datetime)
-            && exp < chrono::Utc::now()
-        {
-            return Err(AuthError::Unauthenticated);
-        }
-        let user_id = row
-            .get("user_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let user = self
-            .find_one(USER, eq("id", &user_id))
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
-        Ok(identity_of(user, None, None))
     }
 
     /// Changes the caller's password (the current one must be right); optionally ends their other sessions.
@@ -785,24 +675,48 @@ impl AuthService {
         new: &str,
         revoke_others: bool,
     ) -> Result<(), AuthError> {
+        if who.api_key_id.is_some() {
+            return Err(AuthError::Forbidden(
+                "an API key cannot change a password; sign in".into(),
+            ));
+        }
         let user_id = who.principal.user_id.clone().unwrap_or_default();
         let user = self
             .find_one(USER, eq("id", &user_id))
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        let hash = user
-            .get("password_hash")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !Self::verify_password(current, hash).await {
-            return Err(AuthError::InvalidCredentials);
-        }
         Self::check_credentials_shape(
             user.get("email").and_then(Value::as_str).unwrap_or("a@b"),
             new,
         )?;
+        let hash = user
+            .get("password_hash")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if current.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid {
+                field: "currentPassword",
+                message: format!("currentPassword is at most {MAX_PASSWORD_LEN} characters"),
+            });
+        }
+        let key = format!("password:{user_id}");
+        let reservation = self
+            .attempts
+            .reserve(&[(&key, self.limits.max_password_change_failures)])
+            .map_err(AuthError::PasswordChangeLimited)?;
+        match self.hasher.verify(current, hash).await {
+            Ok(true) => reservation.release(),
+            Ok(false) => {
+                reservation.keep();
+                return Err(AuthError::InvalidCredentials);
+            }
+            Err(busy) => {
+                reservation.release();
+                return Err(busy.into());
+            }
+        }
         let patch = obj(
-            json!({"password_hash": Self::hash_password(new).await?, "must_change_password": false}),
+            json!({"password_hash": self.hash_password(new).await?, "must_change_password": false}),
         );
         self.kernel
             .execute(
@@ -816,30 +730,9 @@ impl AuthService {
             )
             .await?;
         if revoke_others {
-            let query = Query {
-                filter: Some(eq("user_id", &user_id)),
-                limit: Some(10_000),
-                ..Query::default()
-            };
-            if let OpResult::List { records, .. } = self
-                .kernel
-                .execute(
-                    &Principal::system(),
-                    DataOp::Find {
-                        object: SESSION.into(),
-                        query,
-                    },
-                )
-                .await?
-            {
-                let current_hash = who.token.as_deref().map(sha256_hex);
-                for s in records {
-                    if s.get("token_hash").and_then(Value::as_str) == current_hash.as_deref() {
-                        continue;
-                    }
-                    self.delete_row(SESSION, &s).await?;
-                }
-            }
+            let current_hash = who.token.as_deref().map(sha256_hex);
+            self.end_sessions_of(&user_id, current_hash.as_deref())
+                .await?;
         }
         if let Ok(mut cache) = self.sessions.lock() {
             cache.clear();
@@ -862,7 +755,12 @@ impl AuthService {
     }
 }
 
-fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> Identity {
+pub(super) fn identity_of(
+    user: Record,
+    session: Option<Record>,
+    token: Option<String>,
+    api_key_id: Option<String>,
+) -> Identity {
     let positions: Vec<String> = user
         .get("positions")
         .and_then(Value::as_array)
@@ -872,7 +770,6 @@ fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let is_platform_admin = user.get("is_platform_admin") == Some(&Value::Bool(true));
     let organization_id = session
         .as_ref()
         .and_then(|s| s.get("active_organization_id"))
@@ -893,11 +790,12 @@ fn identity_of(user: Record, session: Option<Record>, token: Option<String>) -> 
         plugin: None,
     };
     Identity {
+        is_platform_admin: principal.is_platform_admin(),
         principal,
         user,
         session,
         token,
-        is_platform_admin,
+        api_key_id,
     }
 }
 
