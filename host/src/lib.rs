@@ -8,6 +8,7 @@ pub mod audit;
 pub mod automation;
 pub mod config;
 pub mod data;
+pub mod error_kind;
 pub mod expr;
 pub mod http;
 pub mod kernel;

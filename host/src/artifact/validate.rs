@@ -657,7 +657,7 @@ fn check_field(
     }
     if ftype == FieldType::Autonumber
         && let Some(fmt) = &field.autonumber_format
-        && let Err(e) = crate::data::values::AutonumberFormat::parse(fmt)
+        && let Err(e) = crate::data::scalar::AutonumberFormat::parse(fmt)
     {
         report.error(format!("{path}.autonumberFormat"), e);
     }

@@ -5,7 +5,7 @@ use crate::artifact::Definition;
 use crate::artifact::fields::{
     DeleteBehavior, FieldDef, FieldType, StorageKind, Uniqueness, title_case,
 };
-use crate::data::values::AutonumberFormat;
+use crate::data::scalar::AutonumberFormat;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -8,13 +8,12 @@ use crate::data::error::DataError;
 use crate::data::filter::Filter;
 use crate::data::query::Query;
 use crate::data::schema::{self, SyncReport};
-use crate::data::sql::{self, Dialect, SelectStmt, Stmt};
+use crate::data::sql::{self, Dialect, Stmt};
+use crate::data::sql_tx::{Conn, SqlTransaction};
 use crate::data::values::SqlValue;
-use crate::data::{postgres, sqlite};
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{PgPool, SqlitePool};
 use std::sync::Arc;
 
 pub type Record = Map<String, Value>;
@@ -145,143 +144,6 @@ impl SqlDriver {
             SqlPool::Sqlite(_) => Dialect::Sqlite,
             SqlPool::Postgres(_) => Dialect::Postgres,
         }
-    }
-}
-
-enum Conn {
-    SqliteTx(sqlx::Transaction<'static, Sqlite>),
-    SqlitePooled(PoolConnection<Sqlite>),
-    PgTx(sqlx::Transaction<'static, Postgres>),
-    PgPooled(PoolConnection<Postgres>),
-}
-
-/// Runs one expression per dialect over whichever connection a transaction holds.
-macro_rules! on_conn {
-    ($conn:expr, $c:ident => $sqlite:expr, $pg:expr) => {
-        match $conn {
-            Conn::SqliteTx($c) => $sqlite,
-            Conn::SqlitePooled($c) => $sqlite,
-            Conn::PgTx($c) => $pg,
-            Conn::PgPooled($c) => $pg,
-        }
-    };
-}
-
-/// Binding, executing and decoding for one sqlx backend; the dialect modules instantiate it with their types.
-macro_rules! sql_exec_functions {
-    ($conn:ty, $args:ty, $row:ty, $db_error:path) => {
-        fn arguments(
-            params: &[$crate::data::values::SqlValue],
-        ) -> Result<$args, $crate::data::error::DataError> {
-            use sqlx::Arguments;
-            let mut args = <$args>::default();
-            for p in params {
-                let r = match p {
-                    $crate::data::values::SqlValue::Null => args.add(Option::<String>::None),
-                    $crate::data::values::SqlValue::Bool(b) => args.add(*b),
-                    $crate::data::values::SqlValue::Int(i) => args.add(*i),
-                    $crate::data::values::SqlValue::Float(f) => args.add(*f),
-                    $crate::data::values::SqlValue::Text(s) => args.add(s.clone()),
-                };
-                r.map_err(|e| {
-                    $crate::data::error::DataError::Internal(format!("cannot bind parameter: {e}"))
-                })?;
-            }
-            Ok(args)
-        }
-
-        pub async fn execute(
-            conn: &mut $conn,
-            s: &$crate::data::sql::Stmt,
-        ) -> Result<u64, $crate::data::error::DataError> {
-            let r = sqlx::query_with(&s.sql, arguments(&s.params)?)
-                .execute(conn)
-                .await
-                .map_err($db_error)?;
-            Ok(r.rows_affected())
-        }
-
-        pub async fn scalar(
-            conn: &mut $conn,
-            s: &$crate::data::sql::Stmt,
-        ) -> Result<i64, $crate::data::error::DataError> {
-            use sqlx::Row;
-            let row = sqlx::query_with(&s.sql, arguments(&s.params)?)
-                .fetch_one(conn)
-                .await
-                .map_err($db_error)?;
-            Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
-        }
-
-        pub async fn fetch(
-            conn: &mut $conn,
-            s: &$crate::data::sql::SelectStmt,
-        ) -> Result<Vec<$crate::data::driver::Record>, $crate::data::error::DataError> {
-            let rows = sqlx::query_with(&s.stmt.sql, arguments(&s.stmt.params)?)
-                .fetch_all(conn)
-                .await
-                .map_err($db_error)?;
-            rows.iter().map(|row| decode_row(row, s)).collect()
-        }
-
-        fn decode_row(
-            row: &$row,
-            s: &$crate::data::sql::SelectStmt,
-        ) -> Result<$crate::data::driver::Record, $crate::data::error::DataError> {
-            use serde_json::Value;
-            use sqlx::Row;
-            use $crate::data::sql::Decode;
-            use $crate::data::values::{number_value, round_to_scale};
-            let mut rec = $crate::data::driver::Record::with_capacity(s.columns.len());
-            for (i, col) in s.columns.iter().enumerate() {
-                let v = match col.decode {
-                    Decode::Text => row.try_get::<Option<String>, _>(i)?.map(Value::String),
-                    Decode::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
-                    Decode::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-                    Decode::Float { scale } => row
-                        .try_get::<Option<f64>, _>(i)?
-                        .map(|f| number_value(scale.map_or(f, |s| round_to_scale(f, s)))),
-                    Decode::Json => row
-                        .try_get::<Option<String>, _>(i)?
-                        .map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))),
-                };
-                rec.insert(col.key.clone(), v.unwrap_or(Value::Null));
-            }
-            Ok(rec)
-        }
-    };
-}
-pub(crate) use sql_exec_functions;
-
-pub struct SqlTransaction {
-    conn: Conn,
-    /// Held (SQLite) until the transaction ends; dropped after `conn`, so after the rollback or commit.
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl SqlTransaction {
-    fn dialect(&self) -> Dialect {
-        match self.conn {
-            Conn::SqliteTx(_) | Conn::SqlitePooled(_) => Dialect::Sqlite,
-            Conn::PgTx(_) | Conn::PgPooled(_) => Dialect::Postgres,
-        }
-    }
-
-    pub async fn fetch(&mut self, s: &SelectStmt) -> Result<Vec<Record>, DataError> {
-        on_conn!(&mut self.conn, c => sqlite::fetch(c, s).await, postgres::fetch(c, s).await)
-    }
-
-    pub async fn execute(&mut self, s: &Stmt) -> Result<u64, DataError> {
-        on_conn!(&mut self.conn, c => sqlite::execute(c, s).await, postgres::execute(c, s).await)
-    }
-
-    pub async fn scalar(&mut self, s: &Stmt) -> Result<i64, DataError> {
-        on_conn!(&mut self.conn, c => sqlite::scalar(c, s).await, postgres::scalar(c, s).await)
-    }
-
-    /// The columns of a table as (name, declared type); empty if the table does not exist.
-    pub async fn table_columns(&mut self, table: &str) -> Result<Vec<(String, String)>, DataError> {
-        on_conn!(&mut self.conn, c => sqlite::table_columns(c, table).await, postgres::table_columns(c, table).await)
     }
 }
 

@@ -9,8 +9,11 @@ pub mod limits;
 pub mod plugin_driver;
 pub mod postgres;
 pub mod query;
+pub mod scalar;
 pub mod schema;
 pub mod sql;
+mod sql_exec;
+pub mod sql_tx;
 pub mod sqlite;
 pub mod values;
 
@@ -22,9 +25,11 @@ pub use query::Query;
 /// Opens the database a URL names: `sqlite://…` / `sqlite::memory:` or `postgres://…` / `postgresql://…`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataError> {
     if url.starts_with("sqlite:") {
-        sqlite::connect(url, max_connections).await
+        let pool = sqlite::connect(url, max_connections).await?;
+        Ok(SqlDriver::new(driver::SqlPool::Sqlite(pool)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        postgres::connect(url, max_connections).await
+        let pool = postgres::connect(url, max_connections).await?;
+        Ok(SqlDriver::new(driver::SqlPool::Postgres(pool)))
     } else {
         Err(DataError::Unavailable(format!(
             "unsupported database URL '{url}': use sqlite://path, sqlite::memory: or postgres://user@host/db"

@@ -1,6 +1,5 @@
 //! PostgreSQL (scale-out): connection, binding and row decoding.
 
-use crate::data::driver::{SqlDriver, SqlPool};
 use crate::data::error::DataError;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Row};
@@ -9,7 +8,7 @@ use std::time::Duration;
 
 /// Connects to `postgres://…`. A `schema=<name>` query parameter (objectos' own) puts every table in that schema,
 /// created if missing: tests use it to run side by side in one database.
-pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataError> {
+pub async fn connect(url: &str, max_connections: u32) -> Result<sqlx::PgPool, DataError> {
     let mut parsed = url::Url::parse(url)
         .map_err(|e| DataError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
     let mut schema = None;
@@ -66,7 +65,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
         .map_err(|e| {
             DataError::Unavailable(format!("cannot connect to PostgreSQL at {redacted}: {e}"))
         })?;
-    Ok(SqlDriver::new(SqlPool::Postgres(pool)))
+    Ok(pool)
 }
 
 fn db_error(e: sqlx::Error) -> DataError {
@@ -87,7 +86,7 @@ fn db_error(e: sqlx::Error) -> DataError {
     DataError::from(e)
 }
 
-crate::data::driver::sql_exec_functions!(PgConnection, PgArguments, PgRow, db_error);
+crate::data::sql_exec::sql_exec_functions!(PgConnection, PgArguments, PgRow, db_error);
 
 pub async fn table_columns(
     conn: &mut PgConnection,

@@ -3,9 +3,9 @@
 //! the operator allows destructive migrations.
 
 use crate::data::catalog::Catalog;
-use crate::data::driver::SqlTransaction;
 use crate::data::error::DataError;
 use crate::data::sql::{Dialect, Stmt, column_type, quote};
+use crate::data::sql_tx::SqlTransaction;
 use std::fmt;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

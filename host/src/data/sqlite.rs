@@ -1,6 +1,5 @@
 //! SQLite (embedded default): connection, binding and row decoding.
 
-use crate::data::driver::{SqlDriver, SqlPool};
 use crate::data::error::DataError;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
@@ -11,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Opens (creating if needed) a SQLite database: `sqlite://path`, `sqlite:path` or `sqlite::memory:`.
-pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataError> {
+pub async fn connect(url: &str, max_connections: u32) -> Result<sqlx::SqlitePool, DataError> {
     let memory = url.contains(":memory:") || url.contains("mode=memory");
     if !memory {
         let path = url
@@ -63,7 +62,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlDriver, DataE
     if !memory {
         spawn_checkpointer(pool.clone());
     }
-    Ok(SqlDriver::new(SqlPool::Sqlite(pool)))
+    Ok(pool)
 }
 
 fn db_error(e: sqlx::Error) -> DataError {
@@ -81,7 +80,7 @@ fn db_error(e: sqlx::Error) -> DataError {
     DataError::from(e)
 }
 
-crate::data::driver::sql_exec_functions!(
+crate::data::sql_exec::sql_exec_functions!(
     SqliteConnection,
     SqliteArguments<'static>,
     SqliteRow,

@@ -190,7 +190,7 @@ fn add_stdlib(ctx: &mut Context<'static>) {
         match v {
             CelValue::Timestamp(t) => Ok(*t),
             CelValue::String(s) => {
-                crate::data::values::parse_datetime(&Value::String(s.to_string()))
+                crate::data::scalar::parse_datetime(&Value::String(s.to_string()))
                     .map(at_offset)
                     .ok_or_else(|| {
                         ExecutionError::function_error("date", format!("not a date: {s}"))
@@ -363,10 +363,10 @@ fn to_json(v: &CelValue) -> Result<Value, String> {
         CelValue::Bool(b) => Value::Bool(*b),
         CelValue::Int(i) => Value::from(*i),
         CelValue::UInt(u) => Value::from(*u),
-        CelValue::Float(f) => crate::data::values::number_value(*f),
+        CelValue::Float(f) => crate::data::scalar::number_value(*f),
         CelValue::String(s) => Value::String(s.to_string()),
         CelValue::Timestamp(t) => {
-            Value::String(crate::data::values::format_datetime(t.with_timezone(&Utc)))
+            Value::String(crate::data::scalar::format_datetime(t.with_timezone(&Utc)))
         }
         CelValue::Duration(d) => Value::from(d.num_milliseconds()),
         CelValue::List(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),

@@ -5,6 +5,7 @@
 //! nothing embedding the library reaches the driver, the sandbox or the permission sets around it.
 
 pub mod actions;
+mod bindings;
 mod boot;
 mod delete;
 mod enforce;

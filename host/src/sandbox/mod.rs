@@ -121,8 +121,8 @@ impl SandboxError {
     /// What kind of failure this is: the guest's own verdicts keep their meaning (denied, not found,
     /// invalid, conflict); a guest that broke a limit or trapped is a server-side failure, a timeout is a
     /// timeout, a full pool is unavailable.
-    pub fn kind(&self) -> crate::data::error::ErrorKind {
-        use crate::data::error::ErrorKind;
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
         match self {
             SandboxError::Timeout { .. } | SandboxError::HostCallTimeout { .. } => {
                 ErrorKind::Timeout

@@ -17,10 +17,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
-/// The built-in position every user holds.
-pub const EVERYONE: &str = "everyone";
-/// The built-in position that bypasses permission sets (audited as such).
-pub const PLATFORM_ADMIN: &str = "platform_admin";
+pub use super::principal::{EVERYONE, PLATFORM_ADMIN};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {

@@ -4,6 +4,11 @@
 use crate::data::filter::MacroContext;
 use std::sync::Arc;
 
+/// The built-in position every user holds.
+pub const EVERYONE: &str = "everyone";
+/// The built-in position that bypasses permission sets (audited as such).
+pub const PLATFORM_ADMIN: &str = "platform_admin";
+
 /// Who is asking. Every operation runs as a principal; there is no anonymous data access.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Principal {
@@ -46,11 +51,7 @@ impl Principal {
     /// Holds the built-in `platform_admin` position: permission sets do not restrict it (its writes are
     /// audited as such).
     pub fn is_platform_admin(&self) -> bool {
-        !self.is_system
-            && self
-                .positions
-                .iter()
-                .any(|p| p == super::permissions::PLATFORM_ADMIN)
+        !self.is_system && self.positions.iter().any(|p| p == PLATFORM_ADMIN)
     }
 
     /// The same caller, elevated (`runAs: "system"`): see [`Principal::elevated`].

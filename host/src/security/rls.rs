@@ -191,7 +191,7 @@ fn term_of(e: &Expression) -> Result<Term, String> {
             Val::Boolean(b) => Value::Bool(*b),
             Val::Int(i) => Value::from(*i),
             Val::UInt(u) => Value::from(*u),
-            Val::Double(d) => crate::data::values::number_value(*d),
+            Val::Double(d) => crate::data::scalar::number_value(*d),
             Val::Null => Value::Null,
             Val::Bytes(_) => return Err("bytes cannot be compared with a field".into()),
         })),
