@@ -13,7 +13,7 @@ fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| {
         let artifact = Artifact::from_value(serde_json::json!({
-            "name": "fuzz", "objects": [
+            "objects": [
                 {"name": "task", "fields": {
                     "title": {"type": "text", "searchable": true}, "rank": {"type": "number"},
                     "due": {"type": "date"}, "at": {"type": "datetime"}, "done": {"type": "boolean"},

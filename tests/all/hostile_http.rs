@@ -1171,3 +1171,102 @@ async fn hostile_requests_sqlite() {
 async fn hostile_requests_postgres() {
     run(Db::Postgres).await;
 }
+
+/// One page cap for every list-like answer: lists, aggregations and exports (and a guest's `find`, which
+/// passes the same kernel path) return at most `max_page_size` rows or groups, saying there is more.
+async fn page_cap(db: Db) {
+    let app = json!({
+        "objects": [{"name": "pc_item", "fields": {"title": {"type": "text"}}}],
+        "permissions": [{"name": "all", "isDefault": true,
+            "objects": {"pc_item": {"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true, "allowExport": true, "viewAllRecords": true}}}]
+    });
+    let s = start_server_with(
+        db,
+        "hostile_http_page_cap",
+        app,
+        objectos_host::http::HttpConfig {
+            max_page_size: 5,
+            ..Default::default()
+        },
+        |cfg| cfg.max_page_size = 5,
+    )
+    .await;
+    let admin = s.sign_up("admin@example.com", "Passw0rd!Passw0rd").await;
+    let items: Vec<Value> = (0..8).map(|i| json!({"title": format!("t{i}")})).collect();
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/pc_item/createMany",
+            Value::Array(items),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = s
+        .call(
+            "GET",
+            "/api/v1/data/pc_item?limit=100",
+            Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        r.body["records"].as_array().map(Vec::len),
+        Some(5),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["hasMore"], true);
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/pc_item/query",
+            json!({"groupBy": ["title"], "aggregations": [{"function": "count", "alias": "n"}]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["records"].as_array().map(Vec::len),
+        Some(5),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["hasMore"], true, "{:?}", r.body);
+    for (query, rows, more) in [("", 5, "true"), ("&offset=5", 3, "false")] {
+        let resp = s
+            .http
+            .get(format!(
+                "{}/api/v1/data/pc_item/export?format=csv{query}",
+                s.base
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(resp.status().as_u16(), 200);
+        let header = |k: &str| {
+            resp.headers()
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        assert_eq!(
+            (header("x-has-more"), header("x-total-count")),
+            (more.to_string(), "8".to_string())
+        );
+        let text = resp.text().await.expect("csv");
+        assert_eq!(text.lines().count(), rows + 1, "{text}");
+    }
+}
+
+#[tokio::test]
+async fn page_cap_sqlite() {
+    page_cap(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn page_cap_postgres() {
+    page_cap(Db::Postgres).await;
+}

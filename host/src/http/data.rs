@@ -762,12 +762,29 @@ async fn export(
         )
         .with_object(&object));
     }
-    let query = s.kernel.parse_query(
-        &who.principal,
-        &object,
-        &json!({"limit": s.config.max_page_size * 100}),
-    )?;
-    let OpResult::List { records, .. } = s
+    // One page at most, like every list: `offset`/`skip` and `limit`/`top` page through a larger export, and
+    // the `x-total-count` / `x-has-more` headers say how much there is.
+    let mut page = Map::new();
+    for (k, v) in params::pairs(raw.as_deref()) {
+        match k.as_str() {
+            "offset" | "skip" => page.insert("offset".into(), Value::String(v)),
+            "limit" | "top" => page.insert("limit".into(), Value::String(v)),
+            _ => None,
+        };
+    }
+    page.insert("count".into(), Value::Bool(true));
+    // Without `limit`, an export is one full page (not the default page of a list).
+    page.entry("limit")
+        .or_insert_with(|| Value::from(s.config.max_page_size));
+    params::apply_page_size(&mut page, &s.config);
+    let query = s
+        .kernel
+        .parse_query(&who.principal, &object, &Value::Object(page))?;
+    let OpResult::List {
+        records,
+        total,
+        has_more,
+    } = s
         .kernel
         .execute(
             &who.principal,
@@ -813,9 +830,17 @@ async fn export(
         csv.push('\n');
     }
     let mut response = csv.into_response();
-    response.headers_mut().insert(
+    let h = response.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Some(t) = total {
+        h.insert("x-total-count", HeaderValue::from(t));
+    }
+    h.insert(
+        "x-has-more",
+        HeaderValue::from_static(if has_more { "true" } else { "false" }),
     );
     Ok(response)
 }
