@@ -41,37 +41,8 @@ on_both_servers!(csv_export_neutralises_formulas, app(), |s| {
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
     }
-    let user = {
-        // An ordinary user: the default set lets it export, but not read `secret`.
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/auth/admin/create-user",
-                json!({"email": "u@example.com", "password": "Initial-123456", "name": "u"}),
-                Some(&admin),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/auth/sign-in/email",
-                json!({"email": "u@example.com", "password": "Initial-123456"}),
-                None,
-            )
-            .await;
-        let token = r.body["token"].as_str().expect("token").to_string();
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/auth/change-password",
-                json!({"currentPassword": "Initial-123456", "newPassword": "Chosen-123456"}),
-                Some(&token),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        token
-    };
+    // An ordinary user: the default set lets it export, but not read `secret`.
+    let (user, _) = s.create_user(&admin, "u@example.com", &[]).await;
     let r = s
         .call(
             "GET",

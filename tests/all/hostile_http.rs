@@ -785,38 +785,6 @@ fn cases() -> Vec<Case> {
     all
 }
 
-async fn user(s: &Server, admin: &str, email: &str, positions: &[&str]) -> (String, String) {
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/admin/create-user",
-            json!({"email": email, "password": "Initial-123456", "name": email, "positions": positions}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/sign-in/email",
-            json!({"email": email, "password": "Initial-123456"}),
-            None,
-        )
-        .await;
-    let token = r.body["token"].as_str().expect("token").to_string();
-    let id = r.body["user"]["id"].as_str().expect("user id").to_string();
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/change-password",
-            json!({"currentPassword": "Initial-123456", "newPassword": "Chosen-123456"}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (token, id)
-}
-
 fn fill(text: &str, saved: &HashMap<&str, String>) -> String {
     let mut out = text.to_string();
     for (k, v) in saved {
@@ -855,7 +823,7 @@ async fn run(db: Db) {
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
-    let (emp, emp_id) = user(&s, &admin, "emp@example.com", &["hx_user"]).await;
+    let (emp, emp_id) = s.create_user(&admin, "emp@example.com", &["hx_user"]).await;
     // Someone of another organization: an administrator of that organization creates the user.
     let outsider_id = {
         let auth = objectos_host::security::auth::AuthService::new(

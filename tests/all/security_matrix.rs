@@ -660,38 +660,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Signs in a user an administrator created and changes the initial password.
-async fn user(s: &Server, admin: &str, email: &str, positions: &[&str]) -> String {
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/admin/create-user",
-            json!({"email": email, "password": "Initial-123456", "name": email, "positions": positions}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/sign-in/email",
-            json!({"email": email, "password": "Initial-123456"}),
-            None,
-        )
-        .await;
-    let token = r.body["token"].as_str().expect("token").to_string();
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/auth/change-password",
-            json!({"currentPassword": "Initial-123456", "newPassword": "Chosen-123456"}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    token
-}
-
 async fn bind(s: &Server, admin: &str, position: &str, sets: &[&str]) {
     let r = s
         .call(
@@ -755,7 +723,7 @@ async fn run_matrix(db: Db) {
         ("aud", "aud@example.com", &["sec_auditor"][..]),
         ("nobody", "nobody@example.com", &[][..]),
     ] {
-        tokens.insert(who, user(&s, &admin, email, positions).await);
+        tokens.insert(who, s.create_user(&admin, email, positions).await.0);
     }
     let mut saved: HashMap<&str, String> = HashMap::new();
     let all = cases();

@@ -504,6 +504,45 @@ impl Server {
         }
     }
 
+    /// An administrator creates a user with these positions; the user signs in and replaces the initial
+    /// password (as it must before touching data). Returns the user's token and id.
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        email: &str,
+        positions: &[&str],
+    ) -> (String, String) {
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/admin/create-user",
+                json!({"email": email, "password": "Initial-123456", "name": email, "positions": positions}),
+                Some(admin),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/sign-in/email",
+                json!({"email": email, "password": "Initial-123456"}),
+                None,
+            )
+            .await;
+        let token = r.body["token"].as_str().expect("token").to_string();
+        let id = r.body["user"]["id"].as_str().expect("user id").to_string();
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/change-password",
+                json!({"currentPassword": "Initial-123456", "newPassword": "Chosen-123456"}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        (token, id)
+    }
+
     /// Signs up (the first user becomes admin) and returns the signed token from `set-auth-token`.
     pub async fn sign_up(&self, email: &str, password: &str) -> String {
         let r = self
