@@ -30,6 +30,8 @@ pub struct Query {
 pub struct Search {
     pub text: String,
     pub fields: Vec<String>,
+    /// The caller named the fields (`searchFields`, `search.fields`); otherwise they are the object's defaults.
+    pub named: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -242,6 +244,7 @@ impl Query {
             Some(Value::String(s)) => {
                 q.search = Some(Search {
                     text: s.clone(),
+                    named: search_fields.is_some(),
                     fields: search_fields.unwrap_or_else(|| object.search_fields.clone()),
                 })
             }
@@ -251,11 +254,16 @@ impl Query {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
+                let named = s.get("fields").is_some() || search_fields.is_some();
                 let fields = match s.get("fields") {
                     Some(v) => parse_field_list(object, v, "search.fields")?,
                     None => search_fields.unwrap_or_else(|| object.search_fields.clone()),
                 };
-                q.search = Some(Search { text, fields });
+                q.search = Some(Search {
+                    text,
+                    fields,
+                    named,
+                });
             }
             Some(other) => {
                 return Err(DataError::invalid_query(

@@ -155,9 +155,9 @@ pub(crate) fn check_query_fields(
 
 /// A search over the object's default search fields skips the ones the caller may not read; search fields
 /// the caller named itself are checked like every other field it names.
-pub(crate) fn readable_search(access: &Access, schema: &ObjectSchema, q: &mut Query) {
+pub(crate) fn readable_search(access: &Access, q: &mut Query) {
     if let Some(s) = &mut q.search
-        && s.fields == schema.search_fields
+        && !s.named
     {
         s.fields.retain(|f| !access.unreadable.contains(f));
     }
@@ -355,23 +355,14 @@ impl Kernel {
             return Ok(());
         }
         let users = self.object(crate::security::system_objects::USER)?.clone();
-        let mut parts = vec![Filter::Cond(Condition {
-            field: "id".into(),
-            op: crate::data::filter::Op::Eq,
-            operand: Operand::Value(Value::String(owner.clone())),
-        })];
-        parts.push(Filter::Cond(match &principal.organization_id {
-            Some(org) => Condition {
-                field: "organization_id".into(),
+        let parts = vec![
+            Filter::Cond(Condition {
+                field: "id".into(),
                 op: crate::data::filter::Op::Eq,
-                operand: Operand::Value(Value::String(org.clone())),
-            },
-            None => Condition {
-                field: "organization_id".into(),
-                op: crate::data::filter::Op::Null(true),
-                operand: Operand::None,
-            },
-        }));
+                operand: Operand::Value(Value::String(owner.clone())),
+            }),
+            super::organization_filter(principal),
+        ];
         let q = Query {
             filter: Some(Filter::And(parts)),
             limit: Some(1),

@@ -147,18 +147,7 @@ impl Kernel {
         if principal.is_system || (schema.internal && schema.name != crate::audit::AUDIT_LOG) {
             return q.clone();
         }
-        let scope = Filter::Cond(match &principal.organization_id {
-            Some(org) => Condition {
-                field: "organization_id".into(),
-                op: Op::Eq,
-                operand: Operand::Value(Value::String(org.clone())),
-            },
-            None => Condition {
-                field: "organization_id".into(),
-                op: Op::Null(true),
-                operand: Operand::None,
-            },
-        });
+        let scope = organization_filter(principal);
         let filter = match &q.filter {
             Some(f) => Filter::And(vec![scope, f.clone()]),
             None => scope,
@@ -224,6 +213,22 @@ impl Kernel {
             .as_ref()
             .ok_or_else(|| DataError::Internal("no sandbox was started".into()))
     }
+}
+
+/// The rows of `principal`'s organization (`organization_id IS NULL` for a caller without one).
+pub(crate) fn organization_filter(principal: &Principal) -> Filter {
+    Filter::Cond(match &principal.organization_id {
+        Some(org) => Condition {
+            field: "organization_id".into(),
+            op: Op::Eq,
+            operand: Operand::Value(Value::String(org.clone())),
+        },
+        None => Condition {
+            field: "organization_id".into(),
+            op: Op::Null(true),
+            operand: Operand::None,
+        },
+    })
 }
 
 /// `current_user` / `user` as CEL sees it.
