@@ -7,6 +7,7 @@ mod artifact_validate;
 mod auth_hardening;
 mod cli;
 mod csv_export;
+mod differential;
 mod engine_filters;
 mod engine_queries;
 mod engine_values;
