@@ -236,7 +236,7 @@ on_both_servers!(admin_creates_users_and_keys, testapp(), |s| {
         .await;
     assert_eq!(
         session.body["user"]["positions"],
-        json!(["exp_employee", "everyone"])
+        json!(["org_member", "exp_employee", "everyone"])
     );
     // Only administrators create users, assign positions and issue keys.
     let r = s

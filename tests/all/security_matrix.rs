@@ -408,41 +408,41 @@ fn cases() -> Vec<Case> {
             "GET",
             "/api/v1/data/sec_note?filter=%7B%22salary%22%3A100%7D",
             Value::Null,
-            400,
+            403,
         )
-        .code("INVALID_FIELD"),
+        .code(DENIED),
         case(
             "alice",
             "GET",
             "/api/v1/data/sec_note?sort=salary",
             Value::Null,
-            400,
+            403,
         )
-        .code("INVALID_FIELD"),
+        .code(DENIED),
         case(
             "alice",
             "GET",
             "/api/v1/data/sec_note?select=title,salary",
             Value::Null,
-            400,
+            200,
         )
-        .code("INVALID_FIELD"),
+        .hides(&["salary"]),
         case(
             "alice",
             "POST",
             "/api/v1/data/sec_note/query",
             j!({"where": {"salary": {"$gt": 0}}}),
-            400,
+            403,
         )
-        .code("INVALID_FIELD"),
+        .code(DENIED),
         case(
             "alice",
             "POST",
             "/api/v1/data/sec_note/query",
             j!({"groupBy": ["salary"], "aggregations": [{"function": "count", "alias": "n"}]}),
-            400,
+            403,
         )
-        .code("INVALID_FIELD"),
+        .code(DENIED),
         case(
             "alice",
             "GET",

@@ -90,6 +90,9 @@ pub enum DataError {
         object: String,
         id: String,
         message: String,
+        /// The referencing object and how many of its records hold the reference, with the message for the
+        /// developer (the real server's `dependentObject`, `dependentCount`, `developerMessage`).
+        dependents: Option<(String, u64, String)>,
     },
     #[error("Record {id} in {object} was changed by someone else (expected version {expected})")]
     ConcurrentUpdate {
@@ -225,11 +228,16 @@ impl DataError {
             }
             DataError::Unique {
                 field: Some(field), ..
-            }
-            | DataError::PermissionDenied {
-                field: Some(field), ..
             } => {
                 m.insert("field".into(), json!(field));
+            }
+            DataError::DeleteRestricted {
+                dependents: Some((dependent, count, developer)),
+                ..
+            } => {
+                m.insert("developerMessage".into(), json!(developer));
+                m.insert("dependentObject".into(), json!(dependent));
+                m.insert("dependentCount".into(), json!(count));
             }
             _ => {}
         }

@@ -196,9 +196,14 @@ async fn create_user(
             &strings(&body, "positions"),
         )
         .await?;
+    let field = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
+    // The real server's answer: the new user's id, email and name, and that the password must change.
     Ok(json_response(
         200,
-        json!({"success": true, "data": {"user": user}}),
+        json!({"success": true, "data": {
+            "user": {"id": field("id"), "email": field("email"), "name": field("name")},
+            "placeholderEmail": false, "mustChangePassword": true,
+            "organizationId": field("organizationId"), "membershipCreated": false}}),
     ))
 }
 

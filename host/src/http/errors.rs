@@ -128,7 +128,7 @@ impl ApiError {
                 json!({"error": {"code": "VALIDATION_ERROR", "message": message}})
             }
             ApiError::Expired => json!({"error": {"code": "PASSWORD_EXPIRED",
-                "message": "Your password was set by an administrator and has expired; change it at /api/v1/auth/change-password first."}}),
+                "message": "You must change your password before continuing."}}),
             ApiError::Titled {
                 title,
                 object,

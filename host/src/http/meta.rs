@@ -41,6 +41,39 @@ const TYPES: &[(&str, &str, &str)] = &[
     ("translation", "translations", "Translation"),
 ];
 
+/// Every metadata type the real 17.4 server declares.
+const REAL_TYPES: &[&str] = &[
+    "package",
+    "page",
+    "dashboard",
+    "dataset",
+    "permission",
+    "hook",
+    "data",
+    "app",
+    "doc",
+    "object",
+    "field",
+    "seed",
+    "mapping",
+    "view",
+    "action",
+    "report",
+    "flow",
+    "job",
+    "datasource",
+    "external_catalog",
+    "api",
+    "translation",
+    "email_template",
+    "book",
+    "position",
+    "capability",
+    "agent",
+    "tool",
+    "skill",
+];
+
 /// Kinds only a platform administrator sees: policies, code, data and connection details.
 pub const ADMIN_ONLY: &[&str] = &["permission", "hook", "flow", "job", "seed", "datasource"];
 
@@ -160,17 +193,108 @@ async fn types(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
     ))
 }
 
+/// The system fields as the real server describes them: name, type, label, hidden, readonly, description.
+const SYSTEM_FIELDS: &[(&str, &str, &str, bool, bool, &str)] = &[
+    (
+        "created_at",
+        "datetime",
+        "Created At",
+        false,
+        true,
+        "Timestamp when the record was created (auto-populated by the driver).",
+    ),
+    (
+        "updated_at",
+        "datetime",
+        "Last Modified At",
+        false,
+        true,
+        "Timestamp of the most recent modification (auto-populated by the driver).",
+    ),
+    (
+        "organization_id",
+        "lookup",
+        "Organization",
+        true,
+        true,
+        "Tenant scope (auto-populated by org-scoping on insert; NULL on single-tenant stacks).",
+    ),
+    (
+        "created_by",
+        "lookup",
+        "Created By",
+        false,
+        true,
+        "User who created the record (populated when an authenticated session is present).",
+    ),
+    (
+        "updated_by",
+        "lookup",
+        "Last Modified By",
+        false,
+        true,
+        "User who last modified the record (populated when an authenticated session is present).",
+    ),
+    (
+        "owner_id",
+        "lookup",
+        "Owner",
+        false,
+        false,
+        "Record owner (auto-stamped to the creating user on insert; reassignable). Drives owner-scoped views, reports and notifications.",
+    ),
+    (
+        "owning_business_unit_id",
+        "lookup",
+        "Owning Business Unit",
+        true,
+        true,
+        "Record-level business-unit ownership (ADR-0117 D1). Server-stamped scope anchor; NULL until the stamping middleware lands.",
+    ),
+];
+
 fn system_field_meta(f: &crate::data::catalog::FieldSchema) -> Value {
+    let known = SYSTEM_FIELDS.iter().find(|d| d.0 == f.name);
     let mut m = Map::new();
-    m.insert("type".into(), json!(f.ftype.as_str()));
+    m.insert(
+        "type".into(),
+        json!(known.map_or(f.ftype.as_str(), |d| d.1)),
+    );
     if let Some(r) = &f.reference {
         m.insert("reference".into(), json!(r));
     }
-    m.insert("label".into(), json!(f.label));
+    m.insert(
+        "label".into(),
+        json!(known.map_or(f.label.as_str(), |d| d.2)),
+    );
     m.insert("required".into(), json!(f.name == "id"));
-    m.insert("readonly".into(), json!(true));
+    if known.is_some_and(|d| d.3) {
+        m.insert("hidden".into(), json!(true));
+    }
+    m.insert("readonly".into(), json!(known.is_none_or(|d| d.4)));
     m.insert("system".into(), json!(true));
+    if let Some(d) = known {
+        m.insert("description".into(), json!(d.5));
+    }
     Value::Object(m)
+}
+
+/// The keys the real server adds to every metadata item it serves from a package.
+fn with_provenance(s: &Shared, mut item: Value) -> Value {
+    let manifest = s.kernel.artifact().raw.get("manifest");
+    let get = |k: &str| {
+        manifest
+            .and_then(|m| m.get(k))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    if let Value::Object(m) = &mut item {
+        m.insert("_packageId".into(), get("id"));
+        m.insert("_packageVersion".into(), get("version"));
+        m.insert("_provenance".into(), json!("package"));
+        m.insert("_diagnostics".into(), json!({"valid": true}));
+    }
+    item
 }
 
 /// The artifact's object with the system fields it gets at run time (not `id`, as the real server lists it),
@@ -225,10 +349,29 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema, viewer: &Viewer, access: &
     if !actions.is_empty() {
         item.insert("actions".into(), Value::Array(actions));
     }
+    let item = with_provenance(s, Value::Object(item));
     if viewer.is_admin() {
-        Value::Object(item)
+        item
     } else {
-        without_code(&Value::Object(item))
+        without_code(&item)
+    }
+}
+
+/// A kind the real server does not declare is a bad request; one it declares that the caller may not see (or
+/// that this runtime does not serve) is an unknown item.
+fn unknown_kind(kind: &str) -> ApiError {
+    if REAL_TYPES.contains(&kind) {
+        return not_found(kind, "*");
+    }
+    ApiError::Plain {
+        status: 400,
+        code: "INVALID_REQUEST",
+        message: format!(
+            "[invalid_request] '{kind}' is not a metadata type. The platform declares no such type and this deployment \
+             has registered no items under it, so an empty collection here would be indistinguishable from a type that \
+             exists and holds nothing. GET /api/v1/meta/types lists the types this deployment carries."
+        ),
+        object: None,
     }
 }
 
@@ -255,7 +398,13 @@ fn section_items(s: &Shared, kind: &str, viewer: &Viewer) -> Option<Vec<Value>> 
             .collect(),
         _ => vec![],
     };
-    Some(items.iter().filter_map(|i| viewer.item(s, i)).collect())
+    Some(
+        items
+            .iter()
+            .filter_map(|i| viewer.item(s, i))
+            .map(|i| with_provenance(s, i))
+            .collect(),
+    )
 }
 
 async fn list(
@@ -265,10 +414,24 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let viewer = Viewer::new(identity(&s, &headers).await?.principal);
     if kind == "object" {
-        let items: Vec<Value> = s
+        // In the artifact's order, as the real server lists them.
+        let order: Vec<String> = s
             .kernel
-            .catalog()
-            .public_objects()
+            .artifact()
+            .definition
+            .objects
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
+        let mut objects: Vec<_> = s.kernel.catalog().public_objects().collect();
+        objects.sort_by_key(|o| {
+            order
+                .iter()
+                .position(|n| *n == o.name)
+                .unwrap_or(usize::MAX)
+        });
+        let items: Vec<Value> = objects
+            .into_iter()
             .filter_map(|o| Some(object_item(&s, o, &viewer, &viewer.readable(&s, o)?)))
             .collect();
         return Ok(json_response(
@@ -276,7 +439,7 @@ async fn list(
             json!({"type": "object", "items": items}),
         ));
     }
-    let items = section_items(&s, &kind, &viewer).ok_or_else(|| not_found(&kind, "*"))?;
+    let items = section_items(&s, &kind, &viewer).ok_or_else(|| unknown_kind(&kind))?;
     Ok(json_response(200, json!({"type": kind, "items": items})))
 }
 
@@ -300,7 +463,8 @@ async fn item(
             .iter()
             .filter(|f| !access.unreadable.contains(&f.name))
         {
-            let v = if f.is_sortable() {
+            // As on the real server: every stored field sorts; a formula is computed, so it does not.
+            let v = if f.ftype != crate::artifact::fields::FieldType::Formula {
                 json!({"sortable": true})
             } else {
                 json!({"sortable": false, "reason": "virtual-type"})
@@ -312,7 +476,7 @@ async fn item(
             json!({"type": "object", "name": name, "sortability": {"fields": sortability}, "item": object_item(&s, schema, &viewer, &access)}),
         ));
     }
-    let items = section_items(&s, &kind, &viewer).ok_or_else(|| not_found(&kind, &name))?;
+    let items = section_items(&s, &kind, &viewer).ok_or_else(|| unknown_kind(&kind))?;
     let found = items
         .into_iter()
         .find(|i| i.get("name").and_then(Value::as_str) == Some(&name))

@@ -162,11 +162,13 @@ impl Kernel {
             rules,
             plugins,
             me: me.clone(),
+            security_epoch: Default::default(),
         });
         kernel.start_plugins(config.skip_bad_plugins).await?;
         if let Some(routed) = &routed {
             routed.sync_plugins(&kernel.catalog).await?;
         }
+        kernel.mirror_security_definitions().await?;
         kernel.load_permission_bindings().await?;
         let seeds = seeds::apply(&kernel, config.seed_environment).await?;
         Ok((kernel, BootReport { schema, seeds }))

@@ -97,6 +97,7 @@ impl Kernel {
                         "Cannot delete {} {id}: cascading deletes go deeper than {MAX_CASCADE_DEPTH} levels",
                         schema.name
                     ),
+                    dependents: None,
                 });
             }
             for inbound in self.catalog.inbound_references(&schema.name).to_vec() {
@@ -125,9 +126,17 @@ impl Kernel {
                                 object: schema.name.clone(),
                                 id: id.to_string(),
                                 message: format!(
-                                    "Cannot delete {} {id}: {n} {} record(s) still reference it through '{}' (deleteBehavior: restrict)",
-                                    schema.name, child.name, field.name
+                                    "This {} is still referenced by {n} {} record(s) through \u{201c}{}\u{201d}. Delete or reassign them first.",
+                                    schema.label, child.label, field.label
                                 ),
+                                dependents: Some((
+                                    child.name.clone(),
+                                    n,
+                                    format!(
+                                        "Cannot delete {} ({id}): {n} dependent {} record(s) reference it via {}. Delete or reassign them first, or set deleteBehavior:'cascade' on {}.{}.",
+                                        schema.name, child.name, field.name, child.name, field.name
+                                    ),
+                                )),
                             });
                         }
                     }

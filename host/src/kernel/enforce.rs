@@ -97,8 +97,9 @@ impl Kernel {
     }
 }
 
-/// Refuses a query that names a field the caller may not read (filter, sort, select, search, grouping,
-/// aggregation): answering it would reveal the field through counts or order.
+/// Refuses a query that filters, sorts, groups, aggregates, searches or expands by a field the caller may not
+/// read (answering it would reveal the field through counts or order): 403, as the real server's "filter
+/// oracle" guard answers. A `select` of such a field is not refused: [`readable_select`] drops it.
 pub(crate) fn check_query_fields(
     access: &Access,
     schema: &ObjectSchema,
@@ -107,50 +108,48 @@ pub(crate) fn check_query_fields(
     if access.unreadable.is_empty() {
         return Ok(());
     }
-    let hidden = |name: &str| -> Result<(), DataError> {
-        let root = name.split('.').next().unwrap_or(name);
-        if access.unreadable.contains(root) {
-            return Err(DataError::invalid_field(
-                &schema.name,
-                root,
-                format!(
-                    "Field '{root}' on object '{}' is not readable for this user",
-                    schema.name
-                ),
-            ));
-        }
-        Ok(())
-    };
+    let mut named: Vec<&str> = Vec::new();
+    let mut filtered = Vec::new();
     if let Some(f) = &q.filter {
-        let mut names = Vec::new();
-        filter_fields(f, &mut names);
-        for n in names {
-            hidden(&n)?;
-        }
+        filter_fields(f, &mut filtered);
     }
-    for o in &q.order_by {
-        hidden(&o.field)?;
-    }
-    for f in q.fields.iter().flatten() {
-        hidden(f)?;
-    }
-    for g in &q.group_by {
-        hidden(&g.field)?;
-    }
-    for a in &q.aggregations {
-        if let Some(f) = &a.field {
-            hidden(f)?;
-        }
-    }
-    for (f, _) in &q.expand {
-        hidden(f)?;
-    }
+    named.extend(filtered.iter().map(String::as_str));
+    named.extend(q.order_by.iter().map(|o| o.field.as_str()));
+    named.extend(q.group_by.iter().map(|g| g.field.as_str()));
+    named.extend(q.aggregations.iter().filter_map(|a| a.field.as_deref()));
+    named.extend(q.expand.iter().map(|(f, _)| f.as_str()));
     if let Some(s) = &q.search {
-        for f in &s.fields {
-            hidden(f)?;
+        named.extend(s.fields.iter().map(String::as_str));
+    }
+    let mut hidden: Vec<&str> = Vec::new();
+    for name in named {
+        let root = name.split('.').next().unwrap_or(name);
+        if access.unreadable.contains(root) && !hidden.contains(&root) {
+            hidden.push(root);
         }
     }
-    Ok(())
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    Err(DataError::PermissionDenied {
+        object: schema.name.clone(),
+        field: None,
+        message: format!(
+            "[Security] Access denied: query on '{}' references field(s) not readable by the caller: {}. \
+             Filtering, sorting, grouping, or aggregating by a hidden field would leak its values (filter oracle) \
+             \u{2014} remove these predicates or grant field read access.",
+            schema.name,
+            hidden.join(", ")
+        ),
+    })
+}
+
+/// A `select` that names fields the caller may not read gets the readable ones (the real server drops the
+/// others silently; masking would remove them anyway).
+pub(crate) fn readable_select(access: &Access, q: &mut Query) {
+    if let Some(fields) = &mut q.fields {
+        fields.retain(|f| !access.unreadable.contains(f.split('.').next().unwrap_or(f)));
+    }
 }
 
 /// A search over the object's default search fields skips the ones the caller may not read; search fields

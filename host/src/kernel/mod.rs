@@ -31,7 +31,7 @@ use hooks::WriteCx;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use write::{check_write_size, refuse_audit_write};
+use write::{check_write_size, refuse_runtime_write};
 
 pub use crate::data::ids::new_id;
 pub use crate::security::principal::Principal;
@@ -63,6 +63,8 @@ pub struct Kernel {
     plugins: crate::plugins::runtime::PluginHost,
     /// This kernel, for work that outlives a request (async after-hooks).
     me: Weak<Kernel>,
+    /// Moves whenever a security row changes (see `bindings.rs`).
+    security_epoch: std::sync::atomic::AtomicU64,
 }
 
 /// What `Kernel::boot` did.
@@ -131,6 +133,8 @@ impl Kernel {
                 ),
             }),
             Some(o) if o.name == crate::audit::AUDIT_LOG && principal.is_platform_admin() => Ok(o),
+            // The security rows, as a platform administrator manages them on the real server.
+            Some(o) if Self::is_security_row(&o.name) && principal.is_platform_admin() => Ok(o),
             _ => Err(DataError::ObjectNotFound(name.to_string())),
         }
     }
@@ -182,12 +186,17 @@ impl Kernel {
                 write => {
                     check_write_size(&write)?;
                     // Validate the object before taking a write transaction.
+                    let security_row = write.touches(&Self::is_security_row);
                     if let Some(object) = write.object() {
                         self.object_for(principal, object)?;
-                        refuse_audit_write(object)?;
+                        refuse_runtime_write(principal, object)?;
                     }
                     if let Some(group) = &self.group_commit {
-                        return group.submit(self, principal, write, depth).await;
+                        let result = group.submit(self, principal, write, depth).await?;
+                        if security_row {
+                            self.security_rows_changed().await?;
+                        }
+                        return Ok(result);
                     }
                     let mut cx = WriteCx::at_depth(depth);
                     let mut tx = self.driver.begin().await?;
@@ -202,6 +211,9 @@ impl Kernel {
                     };
                     tx.commit().await?;
                     self.spawn_after_commit(cx.after_commit);
+                    if security_row {
+                        self.security_rows_changed().await?;
+                    }
                     Ok(result)
                 }
             }

@@ -54,6 +54,14 @@ impl DataOp {
             DataOp::Batch { .. } => None,
         }
     }
+
+    /// Whether the operation (or any operation of a batch) writes an object that `pred` picks.
+    pub fn touches(&self, pred: &impl Fn(&str) -> bool) -> bool {
+        match self {
+            DataOp::Batch { operations } => operations.iter().any(|o| o.touches(pred)),
+            other => other.object().is_some_and(pred),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,7 @@
 //! Reads: `find` and `get` with their hooks, the caller's access folded into the query (organization,
 //! owner scope, RLS, the page cap), `expand` of lookups, formula fields, projection and field masking.
 
-use super::enforce::{check_query_fields, mask, readable_search};
+use super::enforce::{check_query_fields, mask, readable_search, readable_select};
 use super::hooks::{EventInput, WriteCx};
 use super::{Kernel, OpResult, Principal, id_filter};
 use crate::artifact::fields::FieldType;
@@ -162,6 +162,7 @@ impl Kernel {
         let access = self.access(principal, schema, Operation::Read)?;
         let mut q = q.clone();
         readable_search(&access, &mut q);
+        readable_select(&access, &mut q);
         check_query_fields(&access, schema, &q)?;
         self.check_expand_fields(principal, schema, &q)?;
         let mut scoped = self.scoped_with(principal, schema, &q, &access, Operation::Read);
@@ -250,6 +251,9 @@ impl Kernel {
     ) -> Result<Record, DataError> {
         let schema = self.object_for(principal, object)?;
         let access = self.access(principal, schema, Operation::Read)?;
+        let mut q = q.clone();
+        readable_select(&access, &mut q);
+        let q = &q;
         check_query_fields(&access, schema, q)?;
         self.check_expand_fields(principal, schema, q)?;
         let q1 = self.scoped_with(

@@ -28,14 +28,14 @@ impl Kernel {
         Box::pin(async move {
             match op {
                 DataOp::Create { object, record } => {
-                    refuse_audit_write(&object)?;
+                    refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.insert_in(tx, principal, &schema, record, cx).await?,
                     ))
                 }
                 DataOp::CreateMany { object, records } => {
-                    refuse_audit_write(&object)?;
+                    refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     let mut out = Vec::with_capacity(records.len());
                     for (i, record) in records.into_iter().enumerate() {
@@ -53,7 +53,7 @@ impl Kernel {
                     patch,
                     expected_version,
                 } => {
-                    refuse_audit_write(&object)?;
+                    refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     Ok(OpResult::Record(
                         self.update_in(
@@ -73,7 +73,7 @@ impl Kernel {
                     id,
                     expected_version,
                 } => {
-                    refuse_audit_write(&object)?;
+                    refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     self.delete_checked(
                         tx,
@@ -559,6 +559,12 @@ pub(crate) fn check_write_size(op: &DataOp) -> Result<(), DataError> {
         ));
     }
     Ok(())
+}
+
+/// What no API caller writes: the audit log (append-only) and the mirrors of the artifact.
+pub(crate) fn refuse_runtime_write(principal: &Principal, object: &str) -> Result<(), DataError> {
+    refuse_audit_write(object)?;
+    Kernel::refuse_mirror_write(principal, object)
 }
 
 /// The audit log is written by the kernel alone.

@@ -17,6 +17,8 @@ use crate::kernel::{DataOp, OpResult, Principal, new_id};
 use serde_json::{Value, json};
 
 pub const ORG_OWNER: &str = "org_owner";
+/// Every user an administrator creates holds it.
+pub const ORG_MEMBER: &str = "org_member";
 /// Positions one user may hold at most.
 pub const MAX_POSITIONS: usize = 64;
 /// Longest position name.
@@ -128,7 +130,7 @@ impl AuthService {
         Ok(user)
     }
 
-    /// An administrator creates a user in their organization.
+    /// An administrator creates a user in their organization; the answer is the public user and its `organizationId`.
     pub async fn admin_create_user(
         &self,
         admin: &Identity,
@@ -153,7 +155,10 @@ impl AuthService {
             .map(str::to_string)
             .or_else(|| admin.principal.organization_id.clone())
             .unwrap_or_default();
-        let mut positions: Vec<String> = positions.to_vec();
+        // As on the real server: a created user is an organization member, then what was asked, then everyone.
+        let mut positions: Vec<String> = std::iter::once(ORG_MEMBER.to_string())
+            .chain(positions.iter().filter(|p| *p != ORG_MEMBER).cloned())
+            .collect();
         if !positions.iter().any(|p| p == "everyone") {
             positions.push("everyone".into());
         }
@@ -172,7 +177,9 @@ impl AuthService {
                 password,
             )
             .await?;
-        Ok(public_user(&user, false))
+        let mut public = public_user(&user, false);
+        public.insert("organizationId".into(), Value::String(org));
+        Ok(public)
     }
 
     /// An administrator replaces a user's positions (permission sets bind to positions). Only a platform

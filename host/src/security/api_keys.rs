@@ -235,6 +235,7 @@ impl AuthService {
             return Err(AuthError::Unauthenticated);
         }
         let key_id = row.get("id").and_then(Value::as_str).map(str::to_string);
+        let user = self.with_assigned_positions(user).await?;
         Ok(identity_of(user, None, None, key_id))
     }
 }

@@ -130,7 +130,8 @@ pub struct AuthService {
     key: hmac::Key,
     open_signup: bool,
     session_ttl: chrono::Duration,
-    pub(super) sessions: Mutex<HashMap<String, (Identity, Instant)>>,
+    /// Resolved sessions: token hash → (identity, when, the kernel's security epoch then).
+    pub(super) sessions: Mutex<HashMap<String, (Identity, Instant, u64)>>,
     pub(super) limits: AuthLimits,
     attempts: Attempts,
     hasher: PasswordHasherPool,
@@ -191,6 +192,37 @@ impl AuthService {
     /// The password hasher (its slots, for tests of the `TOO_BUSY` path).
     pub fn hasher(&self) -> &PasswordHasherPool {
         &self.hasher
+    }
+
+    /// The user record with the positions its `sys_user_position` rows give added to its own.
+    pub(super) async fn with_assigned_positions(
+        &self,
+        mut user: Record,
+    ) -> Result<Record, AuthError> {
+        let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(user);
+        };
+        let assigned = self.kernel.assigned_positions(&id).await?;
+        if !assigned.is_empty() {
+            let mut positions: Vec<Value> = user
+                .get("positions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            // Before `everyone`, which the real server lists last.
+            let at = positions
+                .iter()
+                .position(|q| q.as_str() == Some(crate::security::principal::EVERYONE))
+                .unwrap_or(positions.len());
+            let new: Vec<Value> = assigned
+                .into_iter()
+                .filter(|p| !positions.iter().any(|q| q.as_str() == Some(p.as_str())))
+                .map(Value::String)
+                .collect();
+            positions.splice(at..at, new);
+            user.insert("positions".into(), Value::Array(positions));
+        }
+        Ok(user)
     }
 
     /// Forgets every cached session (after a change of positions, a ban, a password change).
@@ -608,6 +640,7 @@ impl AuthService {
                 },
             )
             .await?;
+        let user = self.with_assigned_positions(user).await?;
         let identity = identity_of(user, Some(session), Some(token.clone()), None);
         Ok(SignedIn {
             signed_token: self.sign(&token),
@@ -629,8 +662,9 @@ impl AuthService {
         let token = self.unsign(presented).ok_or(AuthError::Unauthenticated)?;
         let hash = sha256_hex(&token);
         if let Ok(cache) = self.sessions.lock()
-            && let Some((identity, at)) = cache.get(&hash)
+            && let Some((identity, at, epoch)) = cache.get(&hash)
             && at.elapsed() < SESSION_CACHE_TTL
+            && *epoch == self.kernel.security_epoch()
         {
             return Ok(identity.clone());
         }
@@ -657,12 +691,14 @@ impl AuthService {
         if user.get("banned") == Some(&Value::Bool(true)) {
             return Err(AuthError::Unauthenticated);
         }
+        let epoch = self.kernel.security_epoch();
+        let user = self.with_assigned_positions(user).await?;
         let identity = identity_of(user, Some(session), Some(token), None);
         if let Ok(mut cache) = self.sessions.lock() {
             if cache.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(hash, (identity.clone(), Instant::now()));
+            cache.insert(hash, (identity.clone(), Instant::now(), epoch));
         }
         Ok(identity)
     }

@@ -139,9 +139,9 @@ fn walk(
         out.push(format!(
             "{shown}: {} {} vs ours {} {}",
             kind(real),
-            brief(real),
+            brief(real, 80),
             kind(ours),
-            brief(ours)
+            brief(ours, 80)
         ));
         return;
     }
@@ -237,14 +237,10 @@ fn strings(key: &str, real: &str, ours: &str, ids: &mut Ids) -> Option<String> {
     Some(format!("{real:?} vs ours {ours:?}"))
 }
 
-fn brief(v: &Value) -> String {
+pub fn brief(v: &Value, max: usize) -> String {
     let s = v.to_string();
-    if s.len() > 80 {
-        format!(
-            "{}…",
-            &s[..s.char_indices().nth(80).map_or(s.len(), |(i, _)| i)]
-        )
-    } else {
-        s
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
     }
 }

@@ -93,7 +93,12 @@ async fn replay(dir: &Path, db: Db) -> (usize, BTreeMap<String, Vec<String>>) {
         let mut diffs = Vec::new();
         let status = real["status"].as_u64().unwrap_or(0);
         if status != u64::from(ours.status) {
-            diffs.push(format!("status {status} vs ours {}", ours.status));
+            diffs.push(format!(
+                "status {status} vs ours {}: real {} / ours {}",
+                ours.status,
+                compare::brief(&real["body"], 160),
+                compare::brief(&ours.body, 160)
+            ));
         }
         diffs.extend(compare::diff(
             &real["body"],
