@@ -27,5 +27,6 @@ mod sandbox;
 mod sandbox_hardening;
 mod schema_sync;
 mod security_matrix;
+mod security_rows;
 mod seeds;
 mod units;
