@@ -16,6 +16,7 @@ pub mod plugins;
 mod read;
 mod references;
 mod seeds;
+mod summaries;
 mod write;
 
 use crate::artifact::Artifact;

@@ -194,6 +194,8 @@ impl Kernel {
             None
         };
         self.expand(tx, principal, schema, q, &mut records).await?;
+        self.compute_summaries(tx, principal, schema, q.fields.as_ref(), &mut records)
+            .await?;
         self.compute_formulas(schema, &access, q.fields.as_ref(), &mut records);
         project(q, &mut records);
         mask(&access, &mut records);
@@ -277,6 +279,8 @@ impl Kernel {
             });
         }
         self.expand(tx, principal, schema, &q1, &mut records)
+            .await?;
+        self.compute_summaries(tx, principal, schema, q1.fields.as_ref(), &mut records)
             .await?;
         self.compute_formulas(schema, &access, q1.fields.as_ref(), &mut records);
         project(&q1, &mut records);
@@ -366,6 +370,16 @@ impl Kernel {
                 let sub_q =
                     self.scoped_with(principal, target, &sub_q, &target_access, Operation::Read);
                 let mut related = tx.find(target, &sub_q, &cols, Some(&filter)).await?;
+                if !target.internal {
+                    self.compute_summaries(
+                        &mut *tx,
+                        principal,
+                        target,
+                        sub_q.fields.as_ref(),
+                        &mut related,
+                    )
+                    .await?;
+                }
                 self.compute_formulas(target, &target_access, sub_q.fields.as_ref(), &mut related);
                 mask(&target_access, &mut related);
                 self.expand(&mut *tx, principal, target, &sub_q, &mut related)

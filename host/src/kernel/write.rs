@@ -259,6 +259,8 @@ impl Kernel {
         )
         .await?;
         let mut out = [full];
+        self.compute_summaries(tx, principal, schema, None, &mut out)
+            .await?;
         self.compute_formulas(schema, &access, None, &mut out);
         let [full] = out;
         if self.hooks.listens(&schema.name, "afterInsert") {
@@ -482,6 +484,8 @@ impl Kernel {
             merged.insert(k, v);
         }
         let mut out = [merged];
+        self.compute_summaries(tx, principal, schema, None, &mut out)
+            .await?;
         self.compute_formulas(schema, &access, None, &mut out);
         let [merged] = out;
         if after_hooks {
