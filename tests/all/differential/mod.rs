@@ -116,6 +116,8 @@ async fn replay(dir: &Path, db: Db) -> (usize, BTreeMap<String, Vec<String>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apps_match_the_real_server() {
     let mut failures = Vec::new();
+    // OBJECTOS_DIFF_REPORT=FILE: every difference, app -> label -> lines (tests/differential/document.py reads it).
+    let mut report = serde_json::Map::new();
     for dir in apps() {
         if !dir.join("recorded.json").is_file() {
             failures.push(format!(
@@ -137,6 +139,15 @@ async fn apps_match_the_real_server() {
                 "differential {name} on {db:?}: {} of {total} calls match the real server; {documented_now} documented differences",
                 total - differing.len()
             );
+            if let Some(m) = report
+                .entry(name.clone())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+            {
+                for (label, diffs) in &differing {
+                    m.entry(label.clone()).or_insert_with(|| json!(diffs));
+                }
+            }
             for (label, diffs) in &differing {
                 let tag = if known.contains_key(label) {
                     "documented"
@@ -159,6 +170,10 @@ async fn apps_match_the_real_server() {
                 }
             }
         }
+    }
+    if let Ok(path) = std::env::var("OBJECTOS_DIFF_REPORT") {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json"))
+            .expect("write the report");
     }
     assert!(
         failures.is_empty(),
