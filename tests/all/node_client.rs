@@ -85,32 +85,32 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
         "erin: actions.invoke hr_submit",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_submit again (refused by the body)",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_submit without a record",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_submit on an unreadable record",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "mark: actions.invoke hr_reject without its required param",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "mark: actions.invoke hr_approve",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
@@ -120,17 +120,17 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
         "mark: actions.invoke hr_approve again (refused by the body)",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_cancel",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "admin: actions.invoke hr_reopen on a cancelled request (state machine)",
-        "actions: objectos ignores the `recordId` in the body (the SDK's only way to name the record; the real server reads it)",
+        "actions: objectos ignores the `recordId` in the body (the SDK's only way to name the record; the real server reads it), so the body runs without a record",
     ),
     (
         "hr_leave",
@@ -140,7 +140,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
         "erin: actions.invoke hr_hidden (visible: false)",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
@@ -160,12 +160,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
         "erin: actions.invoke hr_probe",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
         "admin: actions.invoke hr_promote on hr_employee",
-        "actions: objectos evaluates `visible` on the REST route (the real server never does) and refuses the action",
+        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
     ),
     (
         "hr_leave",
@@ -265,7 +265,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "helpdesk",
         "portal: data.create ticket",
-        "deliberate (hardening, no lookup oracle): objectos refuses a lookup to a record the caller cannot read; the real server accepts it",
+        "deliberate (README, Hardening: lookups name only records the caller may read): the portal user cannot read hd_account, so objectos refuses the lookup; the real server accepts it",
     ),
     (
         "helpdesk",
