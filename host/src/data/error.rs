@@ -92,7 +92,7 @@ pub enum DataError {
         message: String,
         /// The referencing object and how many of its records hold the reference, with the message for the
         /// developer (the real server's `dependentObject`, `dependentCount`, `developerMessage`).
-        dependents: Option<(String, u64, String)>,
+        dependents: Option<Box<(String, u64, String)>>,
     },
     #[error("Record {id} in {object} was changed by someone else (expected version {expected})")]
     ConcurrentUpdate {
@@ -232,9 +232,10 @@ impl DataError {
                 m.insert("field".into(), json!(field));
             }
             DataError::DeleteRestricted {
-                dependents: Some((dependent, count, developer)),
+                dependents: Some(d),
                 ..
             } => {
+                let (dependent, count, developer) = &**d;
                 m.insert("developerMessage".into(), json!(developer));
                 m.insert("dependentObject".into(), json!(dependent));
                 m.insert("dependentCount".into(), json!(count));

@@ -129,14 +129,14 @@ impl Kernel {
                                     "This {} is still referenced by {n} {} record(s) through \u{201c}{}\u{201d}. Delete or reassign them first.",
                                     schema.label, child.label, field.label
                                 ),
-                                dependents: Some((
+                                dependents: Some(Box::new((
                                     child.name.clone(),
                                     n,
                                     format!(
                                         "Cannot delete {} ({id}): {n} dependent {} record(s) reference it via {}. Delete or reassign them first, or set deleteBehavior:'cascade' on {}.{}.",
                                         schema.name, child.name, field.name, child.name, field.name
                                     ),
-                                )),
+                                ))),
                             });
                         }
                     }
