@@ -95,7 +95,7 @@ fn serve_check_boots_the_data_layer() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("boot OK: 3 objects on sqlite; 9 table(s) created"),
+        out.contains("boot OK: 3 objects on sqlite; 12 table(s) created"),
         "{out}"
     );
     assert!(err.contains("seeds: 4 inserted"), "{err}");

@@ -77,10 +77,20 @@ on_all_drivers!(delete_restricted, |k| {
         (e.code(), objectos_host::http::errors::status_of(e.kind())),
         ("DELETE_RESTRICTED", 409)
     );
+    // As the real server words it: the labels for the user, the names and the count for the developer.
     assert!(
-        e.to_string()
-            .contains("1 t_lock record(s) still reference it through 'item'"),
+        e.to_string().contains("is still referenced by 1 ")
+            && e.to_string().contains("record(s) through"),
         "{e}"
+    );
+    let wire = e.to_wire();
+    assert_eq!(wire["dependentObject"], json!("t_lock"), "{wire}");
+    assert_eq!(wire["dependentCount"], json!(1), "{wire}");
+    assert!(
+        wire["developerMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 dependent t_lock record(s) reference it via item")),
+        "{wire}"
     );
     // The refused delete rolled back as a whole: the cascade it started did not happen.
     assert!(k.get("t_item", &id_of(&item)).await.is_ok());
