@@ -10,6 +10,8 @@
 //! functions use checked arithmetic (out of range is an error), and a panic inside the interpreter is caught
 //! and reported as an evaluation error.
 
+mod text;
+
 use cel_interpreter::{Context, ExecutionError, Value as CelValue};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
@@ -114,10 +116,10 @@ fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     ctx.add_function("today", move || ts(today));
     ctx.add_function("daysAgo", move |n: i64| {
         let back = n.checked_neg().ok_or_else(|| out_of_range("daysAgo", n))?;
-        ts(add_days(now.fixed_offset(), back, "daysAgo")?.with_timezone(&Utc))
+        ts(add_days(today.fixed_offset(), back, "daysAgo")?.with_timezone(&Utc))
     });
     ctx.add_function("daysFromNow", move |n: i64| {
-        ts(add_days(now.fixed_offset(), n, "daysFromNow")?.with_timezone(&Utc))
+        ts(add_days(today.fixed_offset(), n, "daysFromNow")?.with_timezone(&Utc))
     });
     // The evaluation bound: one counter per evaluation (a context is made for each).
     let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -157,13 +159,13 @@ fn clock_context(now: DateTime<Utc>) -> Context<'static> {
     });
     ctx.add_function("upper", |s: std::sync::Arc<String>| s.to_uppercase());
     ctx.add_function("lower", |s: std::sync::Arc<String>| s.to_lowercase());
-    ctx.add_function("trim", |s: std::sync::Arc<String>| s.trim().to_string());
     add_stdlib(&mut ctx);
+    text::add(&mut ctx);
     ctx
 }
 
-/// The rest of ObjectStack's CEL stdlib (PROTOCOL §8); `contains`, `startsWith`, `endsWith`, `matches`,
-/// `min`, `max` and `double` are cel-interpreter's own.
+/// The rest of ObjectStack's CEL stdlib (PROTOCOL §8); `contains`, `startsWith`, `endsWith`, `min`, `max`,
+/// `int` and `double` are cel-interpreter's own, the string extensions are in [`text`].
 fn add_stdlib(ctx: &mut Context<'static>) {
     use cel_interpreter::extractors::Arguments;
     fn blank(v: &CelValue) -> bool {
@@ -224,25 +226,27 @@ fn add_stdlib(ctx: &mut Context<'static>) {
                 .unwrap_or(CelValue::Null))
         },
     );
-    ctx.add_function("joinNonEmpty", |Arguments(args): Arguments| {
-        let (sep, items) = match args.split_first() {
-            Some((CelValue::String(sep), rest)) => (sep.to_string(), rest.to_vec()),
-            _ => (" ".to_string(), args.to_vec()),
-        };
-        let items = match items.as_slice() {
-            [CelValue::List(l)] => l.to_vec(),
-            _ => items,
-        };
-        items
-            .iter()
-            .filter(|v| !blank(v))
-            .map(|v| match v {
-                CelValue::String(s) => s.to_string(),
-                other => format!("{other:?}"),
-            })
-            .collect::<Vec<_>>()
-            .join(&sep)
-    });
+    // `joinNonEmpty(list, separator)`: the non-blank strings of the list.
+    ctx.add_function(
+        "joinNonEmpty",
+        |items: std::sync::Arc<Vec<CelValue>>,
+         sep: std::sync::Arc<String>|
+         -> Result<CelValue, ExecutionError> {
+            let mut parts = Vec::new();
+            for v in items.iter().filter(|v| !blank(v)) {
+                match v {
+                    CelValue::String(s) => parts.push(s.to_string()),
+                    other => {
+                        return Err(ExecutionError::function_error(
+                            "joinNonEmpty",
+                            format!("List elements must have the same type, expected type 'string' but found '{}'", other.type_of()),
+                        ));
+                    }
+                }
+            }
+            Ok(CelValue::String(std::sync::Arc::new(parts.join(sep.as_str()))))
+        },
+    );
     ctx.add_function("len", |v: CelValue| -> Result<i64, ExecutionError> {
         Ok(match v {
             CelValue::String(s) => s.chars().count() as i64,
@@ -265,16 +269,12 @@ fn add_stdlib(ctx: &mut Context<'static>) {
             other => CelValue::Float(number(&other)?.abs()),
         })
     });
+    // `round(x)`: JavaScript's Math.round (halves go up: round(-2.5) is -2).
     ctx.add_function(
         "round",
         |Arguments(args): Arguments| -> Result<f64, ExecutionError> {
-            let x = number(args.first().unwrap_or(&CelValue::Null))?;
-            let digits = match args.get(1) {
-                Some(d) => number(d)? as i32,
-                None => 0,
-            };
-            let scale = 10f64.powi(digits);
-            Ok((x * scale).round() / scale)
+            text::arity("round", &args, 1)?;
+            number(&args[0]).map(|x| (x + 0.5).floor())
         },
     );
     ctx.add_function("floor", |v: CelValue| number(&v).map(f64::floor));
@@ -337,6 +337,8 @@ pub fn evaluate_constant(source: &str, now: DateTime<Utc>) -> Result<Value, Stri
 
 /// Evaluates a syntax tree. The interpreter panics on a few inputs (a comprehension over something it does
 /// not expect, a struct literal); a panic is caught here and is an evaluation error like any other.
+/// Errors read as cel-js (the real server's evaluator) words them: `runtime: No such key: x`,
+/// `runtime: no such overload: dyn<null> > double`.
 fn resolve(ast: &cel_parser::Expression, ctx: &Context) -> Result<CelValue, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| CelValue::resolve(ast, ctx)))
         .unwrap_or_else(|_| {
@@ -345,7 +347,55 @@ fn resolve(ast: &cel_parser::Expression, ctx: &Context) -> Result<CelValue, Stri
                 "the interpreter cannot evaluate this expression",
             ))
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| fault_text(&e, first_relational(ast)))
+}
+
+/// A value's type as cel-js names it in an overload error.
+fn overload_type(v: &CelValue) -> String {
+    match v {
+        CelValue::Null => "dyn<null>".into(),
+        CelValue::Float(_) => "double".into(),
+        other => other.type_of().to_string(),
+    }
+}
+
+/// The first relational operator (`<`, `<=`, `>`, `>=`) of an expression, as written; cel-interpreter's
+/// comparison error does not say which one failed.
+fn first_relational(ast: &cel_parser::Expression) -> &'static str {
+    use cel_parser::ast::{Expr, operators};
+    fn walk(e: &mut cel_parser::Expression) -> Option<&'static str> {
+        if let Expr::Call(c) = &e.expr {
+            let op = match c.func_name.as_str() {
+                operators::LESS => Some("<"),
+                operators::LESS_EQUALS => Some("<="),
+                operators::GREATER => Some(">"),
+                operators::GREATER_EQUALS => Some(">="),
+                _ => None,
+            };
+            if op.is_some() {
+                return op;
+            }
+        }
+        children_mut(e).into_iter().find_map(walk)
+    }
+    walk(&mut ast.clone()).unwrap_or("<")
+}
+
+fn fault_text(e: &ExecutionError, relational: &str) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("runtime: No such key: {k}"),
+        ExecutionError::ValuesNotComparable(a, b) => format!(
+            "runtime: no such overload: {} {relational} {}",
+            overload_type(a),
+            overload_type(b)
+        ),
+        ExecutionError::UnsupportedBinaryOperator(op, a, b) => format!(
+            "runtime: no such overload: {} {op} {}",
+            overload_type(a),
+            overload_type(b)
+        ),
+        other => format!("runtime: {other}"),
+    }
 }
 
 /// Whether a JSON value is an expression object `{dialect: "cel", source}`; returns its source.
@@ -418,6 +468,7 @@ pub fn compile(source: &str) -> Result<Compiled, String> {
     let mut ast = parse_ast(source)?;
     check_depth(&ast)?;
     numeric_arithmetic(&mut ast);
+    bind_and_index(&mut ast);
     bound_comprehensions(&mut ast);
     Ok(Compiled { ast })
 }
@@ -458,6 +509,52 @@ fn numeric_arithmetic(e: &mut cel_parser::Expression) {
 }
 
 /// `wrapped(inner)` in place of `inner`, keeping its id.
+/// The function indexing (`list[i]`, `map[k]`) is routed through: out of range and missing keys are
+/// errors, as in cel-js (cel-interpreter answers null).
+pub(crate) const INDEX: &str = "__objectos_index";
+
+/// Rewrites `cel.bind(x, init, body)` into the comprehension it stands for (over no items, the accumulator
+/// `x` holding `init`, answering `body`), and indexing into [`INDEX`].
+fn bind_and_index(e: &mut cel_parser::Expression) {
+    use cel_parser::ast::{ComprehensionExpr, Expr, IdedExpr, ListExpr, operators};
+    for child in children_mut(e) {
+        bind_and_index(child);
+    }
+    let Expr::Call(call) = &mut e.expr else {
+        return;
+    };
+    if call.func_name == operators::INDEX {
+        call.func_name = INDEX.to_string();
+        return;
+    }
+    let is_bind = call.func_name == "bind"
+        && call.args.len() == 3
+        && matches!(call.target.as_deref(), Some(IdedExpr { expr: Expr::Ident(t), .. }) if t == "cel")
+        && matches!(call.args[0].expr, Expr::Ident(_));
+    if !is_bind {
+        return;
+    }
+    let mut args = std::mem::take(&mut call.args).into_iter();
+    let (Some(var), Some(init), Some(body)) = (args.next(), args.next(), args.next()) else {
+        return;
+    };
+    let Expr::Ident(name) = var.expr.clone() else {
+        return;
+    };
+    let id = e.id;
+    let node = |expr: Expr| Box::new(IdedExpr { id, expr });
+    e.expr = Expr::Comprehension(ComprehensionExpr {
+        iter_range: node(Expr::List(ListExpr { elements: vec![] })),
+        iter_var: "__objectos_unused".to_string(),
+        iter_var2: None,
+        accu_var: name.clone(),
+        accu_init: Box::new(init),
+        loop_cond: node(Expr::Literal(cel_parser::reference::Val::Boolean(false))),
+        loop_step: node(Expr::Ident(name)),
+        result: Box::new(body),
+    });
+}
+
 fn wrap_call(e: &mut cel_parser::Expression, function: &str) {
     use cel_parser::ast::{CallExpr, Expr, IdedExpr};
     let inner = std::mem::take(e);

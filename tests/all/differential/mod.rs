@@ -6,6 +6,7 @@
 //! `record` (ignored; run by tests/differential/record.sh) plays a scenario against a running real server and
 //! writes `recorded.json`.
 
+mod cel;
 mod compare;
 mod scenario;
 
