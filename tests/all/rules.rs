@@ -171,13 +171,13 @@ async fn scenario(db: Db) {
         (
             json!({"title": "x", "config": {"tier": "z"}}),
             "config",
-            "schema_violation",
+            "json_schema_violation",
             "The config needs a tier (a or b).",
         ),
         (
             json!({"title": "x", "config": {}}),
             "config",
-            "schema_violation",
+            "json_schema_violation",
             "The config needs a tier (a or b).",
         ),
     ];

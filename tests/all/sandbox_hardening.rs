@@ -401,7 +401,7 @@ fn cel_evaluation_is_bounded() {
 /// Huge numbers reach the date functions through a default, a formula and a validation rule: never a panic
 /// (which took the request down with a 500 before). The evaluation error is then handled by each one's
 /// documented rule: a default that cannot be evaluated leaves its field empty, a formula reads as null, a
-/// script rule that cannot be evaluated does not hold.
+/// script rule that cannot be evaluated rejects the write (fails closed, as on the real server) and says why.
 #[tokio::test]
 async fn cel_date_overflow_in_defaults_formulas_and_rules_is_an_error() {
     let (s, t) = server(Db::Sqlite, "", |_| {}).await;
@@ -432,7 +432,23 @@ async fn cel_date_overflow_in_defaults_formulas_and_rules_is_an_error() {
             Some(&t),
         )
         .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.status,
+            r.code(),
+            &r.body["fields"][0]["constraint"]["reason"]
+        ),
+        (400, "VALIDATION_FAILED", &json!("unevaluable")),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["fields"][0]["constraint"]["fault"]
+            .as_str()
+            .is_some_and(|f| f.contains("out of the range of dates")),
+        "{:?}",
+        r.body
+    );
     // In range, all three work.
     let r = s
         .call(

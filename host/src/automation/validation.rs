@@ -285,13 +285,15 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// A CEL condition's verdict; an expression that cannot be evaluated here (e.g. `previous` on insert)
-    /// does not hold.
-    fn holds(&self, c: &Compiled) -> bool {
-        matches!(
-            c.evaluate_in(self.record, self.roots, self.now),
-            Ok(Value::Bool(true))
-        )
+    /// A CEL condition's verdict. A condition that cannot be evaluated fails closed, as on the real server
+    /// (the fault is returned), except one reading a root this event does not have (e.g. `previous` on
+    /// insert), which does not hold.
+    fn holds(&self, c: &Compiled) -> Result<bool, String> {
+        match c.evaluate_in(self.record, self.roots, self.now) {
+            Ok(v) => Ok(v == Value::Bool(true)),
+            Err(fault) if fault.starts_with("runtime: Undeclared reference") => Ok(false),
+            Err(fault) => Err(fault),
+        }
     }
 
     fn label(&self, field: &str) -> String {
@@ -305,13 +307,25 @@ impl Scope<'_> {
         FieldError::new(field, &self.label(field), code, message.to_string())
     }
 
+    /// A script or cross-field rule's verdict as a field error: the rule's message, no label.
+    fn scripted(&self, rule: &Rule, c: &Compiled, field: Option<&str>) -> Option<FieldError> {
+        match self.holds(c) {
+            Ok(true) => Some(rule_error(
+                field.unwrap_or("_record"),
+                "rule_violation",
+                &rule.message,
+            )),
+            Ok(false) => None,
+            Err(fault) => Some(unevaluable(&rule.name, &fault)),
+        }
+    }
+
     fn violation(&self, rule: &Rule, event: Event) -> Option<FieldError> {
         match &rule.kind {
-            Kind::Script(c) => self.holds(c).then(|| record_error(&rule.message)),
-            Kind::CrossField(c, fields) => self.holds(c).then(|| match fields.first() {
-                Some(f) => self.field_error(f, "rule_violation", &rule.message),
-                None => record_error(&rule.message),
-            }),
+            Kind::Script(c) => self.scripted(rule, c, None),
+            Kind::CrossField(c, fields) => {
+                self.scripted(rule, c, fields.first().map(String::as_str))
+            }
             Kind::StateMachine {
                 field,
                 transitions,
@@ -324,7 +338,8 @@ impl Scope<'_> {
                         (!allowed.iter().any(|s| s == to)).then(|| {
                             let mut e =
                                 self.field_error(field, "invalid_initial_state", &rule.message);
-                            e.constraint = Some(Box::new(json!({"allowed": allowed, "to": to})));
+                            e.constraint = Some(Box::new(json!({"allowed": allowed.join(", ")})));
+                            e.value = Some(Box::new(json!(to)));
                             e
                         })
                     }
@@ -356,44 +371,71 @@ impl Scope<'_> {
                 }
                 let ok = regex.as_ref().is_none_or(|r| r.is_match(value))
                     && format.as_deref().is_none_or(|f| well_formed(f, value));
-                (!ok).then(|| self.field_error(field, "invalid_format", &rule.message))
+                (!ok).then(|| rule_error(field, "invalid_format", &rule.message))
             }
             Kind::JsonSchema { field, validator } => {
                 let value = self.record.get(field)?;
                 if value.is_null() {
                     return None;
                 }
-                // JSON fields may arrive as text.
+                // JSON fields may arrive as text; text that is not JSON fails the rule.
                 let parsed;
                 let value = match value {
-                    Value::String(s) => {
-                        parsed = serde_json::from_str::<Value>(s).ok()?;
-                        &parsed
-                    }
+                    Value::String(s) => match serde_json::from_str::<Value>(s) {
+                        Ok(v) => {
+                            parsed = v;
+                            &parsed
+                        }
+                        Err(_) => return Some(rule_error(field, "invalid_json", &rule.message)),
+                    },
                     v => v,
                 };
-                validator.validate(value).err().map(|first| {
-                    let mut e = self.field_error(field, "schema_violation", &rule.message);
-                    e.constraint = Some(Box::new(json!({"path": first.instance_path().to_string(), "detail": first.to_string()})));
-                    e
-                })
+                (!validator.is_valid(value))
+                    .then(|| rule_error(field, "json_schema_violation", &rule.message))
             }
             Kind::Conditional {
                 when,
                 then,
                 otherwise,
             } => {
-                let branch = if self.holds(when) { then } else { otherwise };
+                let branch = match self.holds(when) {
+                    Ok(true) => then,
+                    Ok(false) => otherwise,
+                    Err(fault) => return Some(unevaluable(&rule.name, &fault)),
+                };
                 branch.as_ref().and_then(|r| self.violation(r, event))
             }
         }
     }
 }
 
-fn record_error(message: &str) -> FieldError {
-    let mut e = FieldError::new("_record", "", "rule_violation", message.to_string());
+/// A rule's own error: the rule's message, without the field's label (as the real server answers).
+fn rule_error(field: &str, code: &'static str, message: &str) -> FieldError {
+    let mut e = FieldError::new(field, "", code, message.to_string());
     e.label = None;
     e
+}
+
+/// A rule whose condition cannot be evaluated rejects the write, saying why (the real server's words).
+fn unevaluable(rule: &str, fault: &str) -> FieldError {
+    let mut constraint = json!({"rule": rule, "reason": "unevaluable", "fault": fault});
+    let mut message = format!(
+        "Validation rule '{rule}' could not be evaluated ({fault}) \u{2014} write rejected."
+    );
+    if let Some(key) = fault.strip_prefix("runtime: No such key: ") {
+        message.push_str(&format!(
+            " The predicate reads '{key}', which this object does not declare \u{2014} fix the rule's \
+             condition, or declare the field."
+        ));
+        constraint["missingKey"] = json!(key);
+    } else if fault.contains("dyn<null>") {
+        message.push_str(
+            " The predicate compares a value that is null. Guard it with '!= null' \u{2014} 'has(x)' does \
+             NOT do that: a declared field holding null is still PRESENT, so has(x) is true.",
+        );
+        constraint["hint"] = json!("null-comparison");
+    }
+    rule_error("_record", "rule_violation", &message).with_constraint(constraint)
 }
 
 fn well_formed(format: &str, value: &str) -> bool {
