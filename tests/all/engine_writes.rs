@@ -2,6 +2,7 @@
 
 use crate::on_all_drivers;
 use crate::support::{alice, id_of};
+use objectos_host::data::error::DataError;
 use objectos_host::kernel::{DataOp, OpResult};
 use serde_json::{Value, json};
 
@@ -109,8 +110,19 @@ on_all_drivers!(unique_violations, |k| {
         (e.code(), objectos_host::http::errors::status_of(e.kind())),
         ("UNIQUE_VIOLATION", 409)
     );
-    assert_eq!(e.to_wire()["field"], "name");
-    assert_eq!(e.to_wire()["object"], "t_item");
+    // The real server's answer: no field on the wire (the host still knows it), a message for the developer.
+    assert!(
+        matches!(&e, DataError::Unique { field: Some(f), .. } if f == "name"),
+        "{e:?}"
+    );
+    let wire = e.to_wire();
+    assert_eq!(wire["error"], "A record with this value already exists");
+    assert!(wire.get("field").is_none(), "{wire}");
+    assert_eq!(
+        wire["developerMessage"],
+        "Duplicate record refused on 't_item': a unique constraint already holds these values. No record was written."
+    );
+    assert_eq!(wire["object"], "t_item");
     let other = k.ok("t_item", json!({"name": "other"})).await;
     let e = k
         .update("t_item", &id_of(&other), json!({"name": "dup"}), None)

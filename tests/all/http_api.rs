@@ -548,8 +548,18 @@ on_both_servers!(writes_over_http, testapp(), |s| {
         .call("POST", "/api/v1/data/t_item", json!({"name": "occ"}), t)
         .await;
     assert_eq!(
-        (r.status, r.code(), r.body["field"].clone()),
-        (409, "UNIQUE_VIOLATION", json!("name"))
+        (
+            r.status,
+            r.code(),
+            r.body["error"].clone(),
+            r.body["field"].clone()
+        ),
+        (
+            409,
+            "UNIQUE_VIOLATION",
+            json!("A record with this value already exists"),
+            Value::Null
+        )
     );
     let lock = s
         .call(

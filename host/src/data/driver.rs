@@ -147,27 +147,21 @@ impl SqlDriver {
     }
 }
 
-/// Maps a write error: unique violations become `UNIQUE_VIOLATION` naming the field.
+/// Maps a write error: a unique violation becomes `UNIQUE_VIOLATION` in the real server's words (the field
+/// it names is kept for the host's own use and logs; the wire does not carry it).
 fn write_error(object: &ObjectSchema, e: DataError) -> DataError {
     match e {
-        DataError::Unique { field, message, .. } => {
-            let field = field.and_then(|c| object.field(&c).map(|f| f.name.clone()));
-            let message = match field.as_deref().and_then(|f| object.field(f)) {
-                Some(f) => format!(
-                    "{} must be unique: another {} record already has this value",
-                    f.label, object.name
-                ),
-                None => message,
-            };
-            DataError::Unique {
-                object: object.name.clone(),
-                field,
-                message,
-            }
-        }
+        DataError::Unique { field, .. } => DataError::Unique {
+            object: object.name.clone(),
+            field: field.and_then(|c| object.field(&c).map(|f| f.name.clone())),
+            message: UNIQUE_MESSAGE.to_string(),
+        },
         other => other,
     }
 }
+
+/// The answer to a write that a unique constraint refuses.
+pub const UNIQUE_MESSAGE: &str = "A record with this value already exists";
 
 impl Transaction for SqlTransaction {
     fn find<'a>(

@@ -216,13 +216,7 @@ fn driver_error(object: &ObjectSchema, e: SandboxError) -> DataError {
             DataError::Unique {
                 object: object.name.clone(),
                 field: field.map(|f| f.name.clone()),
-                message: match field {
-                    Some(f) => format!(
-                        "{} must be unique: another {} record already has this value",
-                        f.label, object.name
-                    ),
-                    None => message,
-                },
+                message: crate::data::driver::UNIQUE_MESSAGE.to_string(),
             }
         }
         SandboxError::Guest {
