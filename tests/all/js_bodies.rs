@@ -137,7 +137,7 @@ async fn ctx_api_needs_its_capability() {
     .await;
     assert_eq!(status, 400, "{body:?}");
     assert!(
-        body["fields"][0]["message"]
+        body["error"]
             .as_str()
             .unwrap_or("")
             .contains("needs the api.write capability"),
@@ -184,18 +184,25 @@ async fn hostile_js_is_contained() {
         (201, json!("undefined,undefined,undefined,undefined")),
         "{body:?}"
     );
-    // A throw aborts the write with its message.
+    // A throw refuses the write with its message, in the real server's shape `{error, object}`.
     let (status, body) = probe("throw new Error('no probes today');", json!([])).await;
     assert_eq!(
-        (status, body["fields"][0]["message"].clone()),
-        (400, json!("no probes today")),
+        (status, body["error"].clone(), body.get("code")),
+        (400, json!("no probes today"), None),
         "{body:?}"
     );
-    // A body that does not parse is a clear server-side error, named.
+    // The engine's own errors mean the body is broken: a server error, not a refusal.
+    let (status, body) = probe("ctx.previous.nothing.here = 1;", json!([])).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (500, json!("INTERNAL_ERROR")),
+        "{body:?}"
+    );
+    // A body that does not parse is a server-side error too (named in the log, not to the client).
     let (status, body) = probe("this is not javascript", json!([])).await;
-    assert_eq!(status, 500, "{body:?}");
-    assert!(
-        body["error"].as_str().unwrap_or("").contains("probe_js"),
+    assert_eq!(
+        (status, body["code"].clone()),
+        (500, json!("INTERNAL_ERROR")),
         "{body:?}"
     );
 }

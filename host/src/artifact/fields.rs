@@ -157,6 +157,13 @@ pub struct SelectOption {
     pub label: Option<String>,
     #[serde(default)]
     pub default: bool,
+    /// CEL over `current_user` and `record`: when false, a write may not choose this option.
+    #[serde(
+        default,
+        rename = "visibleWhen",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub visible_when: Option<Value>,
 }
 
 /// The raw field definition, as the artifact spells it.

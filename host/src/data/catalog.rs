@@ -35,6 +35,55 @@ pub struct FieldSchema {
     pub default_value: Option<Value>,
     pub autonumber: Option<AutonumberFormat>,
     pub dimensions: Option<usize>,
+    /// `requiredWhen`, `readonlyWhen` and option `visibleWhen` (CEL), when the field declares any.
+    pub predicates: Option<Arc<FieldPredicates>>,
+}
+
+/// A field's conditional rules, compiled: each reads `record` (and `current_user`).
+#[derive(Debug, Default)]
+pub struct FieldPredicates {
+    pub required_when: Option<crate::expr::Compiled>,
+    pub readonly_when: Option<crate::expr::Compiled>,
+    /// Options that are offered only when their condition holds.
+    pub option_visible_when: Vec<(String, crate::expr::Compiled)>,
+}
+
+impl FieldPredicates {
+    fn of(object: &str, name: &str, def: &FieldDef) -> Option<Arc<FieldPredicates>> {
+        let compile = |what: &str, v: Option<&Value>| -> Option<crate::expr::Compiled> {
+            let source = match v? {
+                Value::String(s) => s.as_str(),
+                other => crate::expr::expression_source(other)?,
+            };
+            crate::expr::compile(source)
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        object,
+                        field = name,
+                        "{what} does not compile ({e}); ignored"
+                    )
+                })
+                .ok()
+        };
+        let p = FieldPredicates {
+            required_when: compile("requiredWhen", def.extra.get("requiredWhen")),
+            readonly_when: compile("readonlyWhen", def.extra.get("readonlyWhen")),
+            option_visible_when: def
+                .options
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        o.value.clone(),
+                        compile("visibleWhen", o.visible_when.as_ref())?,
+                    ))
+                })
+                .collect(),
+        };
+        (p.required_when.is_some()
+            || p.readonly_when.is_some()
+            || !p.option_visible_when.is_empty())
+        .then(|| Arc::new(p))
+    }
 }
 
 impl FieldSchema {
@@ -83,6 +132,7 @@ impl FieldSchema {
             default_value: None,
             autonumber: None,
             dimensions: None,
+            predicates: None,
         }
     }
 
@@ -159,6 +209,7 @@ impl FieldSchema {
             default_value,
             autonumber,
             dimensions: def.dimensions.map(|d| d.max(0) as usize),
+            predicates: FieldPredicates::of(object, name, def),
         })
     }
 }

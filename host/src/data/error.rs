@@ -137,6 +137,14 @@ pub enum DataError {
         code: &'static str,
         message: String,
     },
+    /// A hook refused the operation (a `before*` body threw, or answered `abort`): the real server answers
+    /// `{error, object}` with no code, 400, or 404 when it refused reading one record.
+    #[error("{message}")]
+    HookRefused {
+        object: String,
+        message: String,
+        reading_one: bool,
+    },
     /// Hooks writing records whose hooks write records… deeper than the limit.
     #[error("Hooks nest deeper than {0} levels (a hook's write fired hooks that wrote again)")]
     HookDepth(usize),
@@ -164,6 +172,10 @@ impl DataError {
             DataError::ActionRefused { kind, .. } => *kind,
             DataError::PermissionDenied { .. } => ErrorKind::Denied,
             DataError::Service { kind, .. } => *kind,
+            DataError::HookRefused {
+                reading_one: true, ..
+            } => ErrorKind::NotFound,
+            DataError::HookRefused { .. } => ErrorKind::Invalid,
         }
     }
 
@@ -189,6 +201,7 @@ impl DataError {
             DataError::HookDepth(_) => "HOOK_DEPTH_EXCEEDED",
             DataError::PermissionDenied { .. } => "PERMISSION_DENIED",
             DataError::Service { code, .. } => code,
+            DataError::HookRefused { .. } => "HOOK_REFUSED",
         }
     }
 
@@ -206,14 +219,21 @@ impl DataError {
             | DataError::ConcurrentUpdate { object, .. }
             | DataError::ActionNotFound { object, .. }
             | DataError::ActionRefused { object, .. }
-            | DataError::PermissionDenied { object, .. } => Some(object),
+            | DataError::PermissionDenied { object, .. }
+            | DataError::HookRefused { object, .. } => Some(object),
             _ => None,
         }
     }
 
-    /// The wire envelope `{error, code, object?, field?, fields?}`.
+    /// The wire envelope `{error, code, object?, field?, fields?}` (a hook's refusal: `{error, object}`).
     pub fn to_wire(&self) -> Value {
         let mut m = Map::new();
+        if let DataError::HookRefused {
+            object, message, ..
+        } = self
+        {
+            return json!({"error": message, "object": object});
+        }
         m.insert("error".into(), json!(self.to_string()));
         m.insert("code".into(), json!(self.code()));
         match self {
@@ -226,10 +246,14 @@ impl DataError {
             DataError::InvalidField { field, .. } => {
                 m.insert("field".into(), json!(field));
             }
-            DataError::Unique {
-                field: Some(field), ..
-            } => {
-                m.insert("field".into(), json!(field));
+            DataError::Unique { object, .. } => {
+                m.insert(
+                    "developerMessage".into(),
+                    json!(format!(
+                        "Duplicate record refused on '{object}': a unique constraint already holds these values. \
+                         No record was written."
+                    )),
+                );
             }
             DataError::DeleteRestricted {
                 dependents: Some(d),

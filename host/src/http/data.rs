@@ -181,6 +181,8 @@ async fn create(
             ));
         }
     };
+    let mut record = record;
+    let dropped = drop_readonly(&s, &object, &mut record);
     let record = record_of(
         s.kernel
             .execute(
@@ -195,8 +197,41 @@ async fn create(
     let id = record.get("id").cloned().unwrap_or(Value::Null);
     Ok(json_response(
         201,
-        json!({"object": object, "id": id, "record": record}),
+        with_dropped(
+            json!({"object": object, "id": id, "record": record}),
+            dropped,
+        ),
     ))
+}
+
+/// Takes out of a create or update payload the fields no caller writes (autonumbers: the runtime numbers
+/// them), as the real server does: the write goes on without them and the answer lists them.
+fn drop_readonly(s: &Shared, object: &str, record: &mut Record) -> Option<Value> {
+    let schema = s.kernel.catalog().object(object)?;
+    let fields: Vec<String> = record
+        .keys()
+        .filter(|k| {
+            schema
+                .field(k)
+                .is_some_and(|f| f.ftype == crate::artifact::fields::FieldType::Autonumber)
+        })
+        .cloned()
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    for f in &fields {
+        record.shift_remove(f);
+    }
+    Some(json!([{"object": object, "fields": fields, "reason": "readonly"}]))
+}
+
+/// A write's answer, with `droppedFields` when the payload had fields the write left out.
+fn with_dropped(mut answer: Value, dropped: Option<Value>) -> Value {
+    if let (Some(d), Some(m)) = (dropped, answer.as_object_mut()) {
+        m.insert("droppedFields".into(), d);
+    }
+    answer
 }
 
 /// `expectedVersion` from the body, else `If-Match` (quotes and `W/` removed).
@@ -244,6 +279,7 @@ async fn update(
         }
     };
     let expected = expected_version(&mut patch, &headers);
+    let dropped = drop_readonly(&s, &object, &mut patch);
     let op = DataOp::Update {
         object: object.clone(),
         id: id.clone(),
@@ -253,7 +289,10 @@ async fn update(
     let record = record_of(s.kernel.execute(&who.principal, op).await?);
     Ok(json_response(
         200,
-        json!({"object": object, "id": id, "record": record}),
+        with_dropped(
+            json!({"object": object, "id": id, "record": record}),
+            dropped,
+        ),
     ))
 }
 

@@ -6,7 +6,7 @@ use super::{DataOp, Kernel, OpResult, Principal};
 use crate::artifact::Artifact;
 use crate::artifact::model::{BodyDef, RetryPolicy};
 use crate::data::driver::{Record, Transaction};
-use crate::data::error::{DataError, ErrorKind, FieldError};
+use crate::data::error::{DataError, ErrorKind};
 use crate::expr::Compiled;
 use crate::sandbox::{
     BodyKind, Caller, DataBridge, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome,
@@ -354,16 +354,24 @@ pub fn acting_as(principal: &Principal, run_as_system: bool) -> Principal {
     }
 }
 
-fn rejected(object: &str, message: String) -> DataError {
-    DataError::validation(
-        object,
-        vec![FieldError::new(
-            "_record",
-            "_record",
-            "hook_rejected",
-            message,
-        )],
-    )
+fn rejected(object: &str, event: &str, record_id: Option<&str>, message: String) -> DataError {
+    DataError::HookRefused {
+        object: object.to_string(),
+        message,
+        reading_one: event == "beforeFind" && record_id.is_some(),
+    }
+}
+
+/// A hook body that broke (the JS engine's own `TypeError`, a guest's internal error) fails the operation as
+/// a server error, as on the real server: the details go to the log, not to the client.
+fn broken_as_internal(e: DataError) -> DataError {
+    match e {
+        DataError::Sandbox(crate::sandbox::SandboxError::Guest {
+            body,
+            error: crate::sandbox::GuestFailure::Internal(message),
+        }) => DataError::Internal(format!("hook {body} failed: {message}")),
+        other => other,
+    }
 }
 
 /// How a kernel error looks to a guest.
@@ -493,7 +501,7 @@ impl Kernel {
                 continue;
             }
             if let Some(condition) = &hook.condition {
-                let record = input.as_object().cloned().unwrap_or_default();
+                let record = self.condition_scope(ev.object, ev.previous, &input);
                 let previous = ev
                     .previous
                     .cloned()
@@ -512,9 +520,12 @@ impl Kernel {
                 ) {
                     Ok(Value::Bool(true)) => {}
                     Ok(_) => continue,
+                    // As on the real server, a condition that cannot be evaluated fails the operation.
                     Err(e) => {
-                        tracing::warn!(hook = %hook.name, "condition not evaluated ({e}); hook skipped");
-                        continue;
+                        return Err(DataError::Internal(format!(
+                            "the condition of hook {} could not be evaluated: {e}",
+                            hook.name
+                        )));
                     }
                 }
             }
@@ -586,15 +597,38 @@ impl Kernel {
                 }
                 Ok(HookOutcome::Proceed(None)) => {}
                 Ok(HookOutcome::Abort(message)) => {
-                    return Err(cx.failure(rejected(ev.object, message)));
+                    return Err(cx.failure(rejected(ev.object, ev.event, ev.record_id, message)));
                 }
-                Err(e) if hook.abort_on_error => return Err(cx.failure(e)),
+                Err(e) if hook.abort_on_error => return Err(cx.failure(broken_as_internal(e))),
                 Err(e) => {
                     tracing::warn!(hook = %hook.name, code = e.code(), "hook failed (onError: log): {e}")
                 }
             }
         }
         Ok(input)
+    }
+
+    /// What a hook's condition sees as `record`: every field the object declares (null when unset), then the
+    /// stored record, then what this operation writes, as the real server scopes it.
+    fn condition_scope(&self, object: &str, previous: Option<&Record>, input: &Value) -> Record {
+        let mut scope: Record = self
+            .catalog
+            .object(object)
+            .map(|schema| {
+                schema
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), Value::Null))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(p) = previous {
+            scope.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Some(m) = input.as_object() {
+            scope.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        scope
     }
 
     /// One hook body, whatever its language.

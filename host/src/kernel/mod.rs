@@ -13,6 +13,7 @@ mod group_commit;
 pub mod hooks;
 mod op;
 pub mod plugins;
+mod predicates;
 mod read;
 mod references;
 mod seeds;

@@ -128,6 +128,8 @@ impl Kernel {
         let access = self.access(principal, schema, Operation::Create)?;
         check_editable(&access, schema, &input)?;
         check_transfer(&access, schema, &input, principal.user_id.as_deref())?;
+        // Defaults are in place before the before-hooks run, as on the real server (a hook sees them).
+        let input = with_defaults(schema, principal, input);
         let input = self
             .before_write(tx, principal, cx, schema, "beforeInsert", input, None, None)
             .await?;
@@ -162,6 +164,9 @@ impl Kernel {
                 }
                 Err(e) => errors.push(e),
             }
+        }
+        if errors.is_empty() {
+            errors = super::predicates::check(schema, &record, &input, &user_scope(principal));
         }
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
@@ -360,7 +365,7 @@ impl Kernel {
         check_transfer(&access, schema, &patch, current_owner)?;
         self.check_row_writable(tx, principal, schema, &access, id, Operation::Edit)
             .await?;
-        let patch = self
+        let mut patch = self
             .before_write(
                 tx,
                 principal,
@@ -373,6 +378,8 @@ impl Kernel {
             )
             .await?;
         reject_unwritable_keys(schema, &patch)?;
+        let user = user_scope(principal);
+        super::predicates::drop_readonly_when(schema, &existing, &mut patch, &user);
         let mut changes = Record::new();
         let mut errors = Vec::new();
         for (key, value) in &patch {
@@ -411,6 +418,10 @@ impl Kernel {
             .await?;
         let mut candidate = existing.clone();
         candidate.extend(changes.clone());
+        let errors = super::predicates::check(schema, &candidate, &changes, &user);
+        if !errors.is_empty() {
+            return Err(DataError::validation(&schema.name, errors));
+        }
         check_rls(&access, schema, Operation::Edit, &candidate)?;
         self.check_master_writable(tx, principal, schema, "update", &existing)
             .await?;
@@ -626,6 +637,19 @@ pub(crate) fn reject_unwritable_keys(
         }
     }
     Ok(())
+}
+
+/// An insert's payload with each unset field that has a default set to it.
+fn with_defaults(schema: &ObjectSchema, principal: &Principal, mut input: Record) -> Record {
+    let now = crate::data::values::now_iso();
+    let missing: Vec<(String, Value)> = schema
+        .stored_fields()
+        .filter(|f| !f.system && f.default_value.is_some())
+        .filter(|f| input.get(&f.name).is_none_or(Value::is_null))
+        .filter_map(|f| Some((f.name.clone(), default_value(f, principal, &now, &input)?)))
+        .collect();
+    input.extend(missing);
+    input
 }
 
 pub(crate) fn default_value(

@@ -58,9 +58,10 @@ fn host_call(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
         other => return Err(type_error(format!("unknown data operation {other}"))),
     };
     if !granted(needed) {
-        return Err(type_error(format!(
+        // A refusal (an `Error`), not a broken body: the body asked for what it did not declare.
+        return Err(JsNativeError::error().with_message(format!(
             "ctx.api.object('{object}').{op} needs the {needed} capability, which this body does not declare"
-        )));
+        )).into());
     }
     let answer = match op.as_str() {
         "find" => data::find(&object, &a),
@@ -116,6 +117,24 @@ fn thrown_message(value: &JsValue, ctx: &mut Context) -> String {
         .to_string(ctx)
         .map(|s| s.to_std_string_escaped())
         .unwrap_or_else(|_| "the body threw".into())
+}
+
+/// What a thrown value means: an `Error` (or any other value) the body threw is its verdict; one of the
+/// engine's own errors (`TypeError`, `RangeError`, …: reading a property of null, an invalid date) means the
+/// body is broken, as the real server treats it (a server error, not a refusal).
+fn failure_of(value: &JsValue, ctx: &mut Context) -> Failure {
+    let message = thrown_message(value, ctx);
+    let name = value
+        .as_object()
+        .and_then(|o| o.get(js_string!("name"), ctx).ok())
+        .and_then(|n| n.as_string().map(|s| s.to_std_string_escaped()));
+    match name.as_deref() {
+        Some(
+            n @ ("TypeError" | "RangeError" | "ReferenceError" | "SyntaxError" | "EvalError"
+            | "URIError"),
+        ) => Failure::Broken(format!("{n}: {message}")),
+        _ => Failure::Threw(message),
+    }
 }
 
 /// Why a body could not run: a thrown value (the body's own verdict) or a broken body.
@@ -237,7 +256,7 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
         Ok(p) => p,
         Err(e) => {
             let v = e.into_opaque(&mut context).unwrap_or_default();
-            return Err(Failure::Threw(thrown_message(&v, &mut context)));
+            return Err(failure_of(&v, &mut context));
         }
     };
     context.run_jobs().map_err(broken)?;
@@ -247,7 +266,7 @@ fn run(source: &str, ctx_value: &Value) -> Result<(Value, Value), Failure> {
         .ok_or_else(|| Failure::Broken("the body did not return a promise".into()))?;
     let result = match promise.state() {
         PromiseState::Fulfilled(v) => v,
-        PromiseState::Rejected(e) => return Err(Failure::Threw(thrown_message(&e, &mut context))),
+        PromiseState::Rejected(e) => return Err(failure_of(&e, &mut context)),
         PromiseState::Pending => {
             return Err(Failure::Broken(
                 "the body awaited something that never settles".into(),
