@@ -10,7 +10,7 @@
 # debug `objectos` binary (OBJECTOS_BIN to use another) on embedded SQLite in a temporary folder, on a free port,
 # as the platform administrator who signed up first. schemathesis goes into a virtualenv in the cache folder
 # (OBJECTOS_CACHE, default ~/.cache/objectos), never into the repository; when PyPI cannot be reached the run is
-# skipped with a message. Budget: ST_MAX_EXAMPLES examples per operation (default 20) with a fixed seed
+# skipped with a message. Budget: ST_MAX_EXAMPLES examples per operation (default 10) with a fixed seed
 # (ST_SEED, default 1), so a run is repeatable and takes a couple of minutes on two cores.
 #
 # Exit status: 0 when every app passes every check (or the run was skipped), 1 on any failure.
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST_VERSION="4.32.5"
-MAX_EXAMPLES="${ST_MAX_EXAMPLES:-20}"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-10}"
 SEED="${ST_SEED:-1}"
 CACHE="${OBJECTOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/objectos}"
 VENV="$CACHE/schemathesis-$ST_VERSION"
