@@ -440,7 +440,7 @@ on_both_servers!(list_parameters, testapp(), |s| {
             Some(&token),
         )
         .await;
-    assert_eq!((r.status, r.code()), (400, "CONFLICTING_QUERY_PARAMS"));
+    assert_eq!((r.status, r.code()), (400, "INVALID_REQUEST"));
     let r = s
         .call(
             "GET",

@@ -1113,7 +1113,7 @@ pub fn document(s: &Shared, viewer: &Viewer) -> Value {
         .unwrap_or_default();
     let mut tags: Vec<Value> = readable
         .iter()
-        .map(|(o, _)| json!({"name": o.name, "description": o.label}))
+        .map(|(o, _)| json!({"name": o.name}))
         .collect();
     for t in [
         "batch",
