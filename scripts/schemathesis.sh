@@ -88,14 +88,15 @@ for artifact in "${APPS[@]}"; do
   curl -fsS "$base/api/v1/openapi.json" -H "Authorization: Bearer $token" >"$dir/openapi.json"
   echo "== schemathesis: $app ($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["paths"]))' "$dir/openapi.json") paths)"
   # Signing out or banning would end the session the run uses; changing the password would lock it out.
-  if "$VENV/bin/st" run "$dir/openapi.json" --url "$base" \
+  # Run from the app's temporary folder, so schemathesis's own cache stays out of the repository.
+  if (cd "$dir" && "$VENV/bin/st" run "$dir/openapi.json" --url "$base" \
       -H "Authorization: Bearer $token" \
       --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 2 \
       --exclude-operation-id sign_out --exclude-operation-id admin_ban_user \
       --exclude-operation-id change_password --exclude-operation-id revoke_api_key \
       --phases examples,coverage,fuzzing \
       --warnings off --no-color --report junit --report-junit-path "$dir/junit.xml" \
-      >"$dir/st.log" 2>&1; then
+      >"$dir/st.log" 2>&1); then
     tail -n 8 "$dir/st.log"
   else
     cat "$dir/st.log"
