@@ -26,3 +26,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The OpenAPI document against the server that publishes it: schemathesis over every differential app and the
+# expense fixture (skipped with a message when PyPI cannot be reached).
+scripts/schemathesis.sh

@@ -174,7 +174,7 @@ fn field_oracles() -> Vec<Case> {
     ] {
         let places = [
             json!({"where": {field: {"$gte": 0}}}),
-            json!({"where": [field, ">=", 0]}),
+            json!({"where": {"$and": [{field: {"$gte": 0}}]}}),
             json!({"where": {"$or": [{"title": "x"}, {field: 1}]}}),
             json!({"where": {"$not": {field: {"$ne": null}}}}),
             json!({"orderBy": [{"field": field, "order": "desc"}]}),
@@ -198,8 +198,8 @@ fn field_oracles() -> Vec<Case> {
         );
         // The same field one and two expands deep (hx_task.note → hx_secret).
         for body in [
-            json!({"expand": {"note": {"filter": {field: {"$gte": 0}}}}}),
-            json!({"expand": {"note": {"orderBy": [{"field": field}]}}}),
+            json!({"expand": {"note": {"object": "hx_secret", "filter": {field: {"$gte": 0}}}}}),
+            json!({"expand": {"note": {"object": "hx_secret", "orderBy": [{"field": field}]}}}),
         ] {
             out.push(case(who, "POST", Q_TASK, body, ORACLE).code(ORACLE_CODE));
         }
@@ -208,7 +208,7 @@ fn field_oracles() -> Vec<Case> {
                 who,
                 "POST",
                 Q_TASK,
-                json!({"expand": {"note": {"fields": [field]}}}),
+                json!({"expand": {"note": {"object": "hx_secret", "fields": [field]}}}),
                 &[200],
             )
             .absent(field),
@@ -229,14 +229,14 @@ fn field_oracles() -> Vec<Case> {
                     who,
                     "POST",
                     Q_TASK,
-                    json!({"expand": {"created_by": {"filter": {field: {"$ne": null}}}}}),
+                    json!({"expand": {"created_by": {"object": "sys_user", "filter": {field: {"$ne": null}}}}}),
                     ORACLE,
                 )
                 .code(ORACLE_CODE),
             );
         }
         out.push(
-            case("emp", "POST", Q_TASK, json!({"expand": {"note": {"expand": {"owner_id": {"filter": {field: {"$ne": null}}}}}}}), ORACLE)
+            case("emp", "POST", Q_TASK, json!({"expand": {"note": {"object": "hx_secret", "expand": {"owner_id": {"object": "sys_user", "filter": {field: {"$ne": null}}}}}}}), ORACLE)
                 .code(ORACLE_CODE),
         );
         out.push(
@@ -244,7 +244,7 @@ fn field_oracles() -> Vec<Case> {
                 "emp",
                 "POST",
                 Q_TASK,
-                json!({"expand": {"owner_id": {"fields": [field]}}}),
+                json!({"expand": {"owner_id": {"object": "sys_user", "fields": [field]}}}),
                 &[200],
             )
             .absent(field),
@@ -496,7 +496,7 @@ fn malformed() -> Vec<Case> {
             "emp",
             "POST",
             Q_TASK,
-            json!({"expand": {"note": {"expand": {"owner_id": {"expand": {"x": {"expand": {"y": {}}}}}}}}}),
+            json!({"expand": {"note": {"object": "hx_secret", "expand": {"owner_id": {"object": "sys_user", "expand": {"x": {"object": "x", "expand": {"y": {"object": "y"}}}}}}}}}),
             BAD,
         ),
         case(

@@ -74,6 +74,13 @@ pub enum DataError {
     InvalidFilter { object: String, message: String },
     #[error("{message}")]
     InvalidQuery { object: String, message: String },
+    /// A query body whose shape is wrong (an unknown key on a sort node, a missing alias): the real server's
+    /// `Invalid query request` with one entry per problem, `field` being the path in the body (`query.orderBy.0`).
+    #[error("Invalid query request")]
+    QueryShape {
+        object: String,
+        fields: Vec<FieldError>,
+    },
     #[error("{}", .fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
     Validation {
         object: String,
@@ -158,6 +165,7 @@ impl DataError {
             | DataError::InvalidSort { .. }
             | DataError::InvalidFilter { .. }
             | DataError::InvalidQuery { .. }
+            | DataError::QueryShape { .. }
             | DataError::Validation { .. } => ErrorKind::Invalid,
             DataError::Unique { .. }
             | DataError::DeleteRestricted { .. }
@@ -187,7 +195,7 @@ impl DataError {
             DataError::InvalidSort { .. } => "INVALID_SORT",
             DataError::InvalidFilter { .. } => "INVALID_FILTER",
             DataError::InvalidQuery { .. } => "INVALID_QUERY",
-            DataError::Validation { .. } => "VALIDATION_FAILED",
+            DataError::Validation { .. } | DataError::QueryShape { .. } => "VALIDATION_FAILED",
             DataError::Unique { .. } => "UNIQUE_VIOLATION",
             DataError::DeleteRestricted { .. } => "DELETE_RESTRICTED",
             DataError::ConcurrentUpdate { .. } => "CONCURRENT_UPDATE",
@@ -213,6 +221,7 @@ impl DataError {
             | DataError::InvalidSort { object, .. }
             | DataError::InvalidFilter { object, .. }
             | DataError::InvalidQuery { object, .. }
+            | DataError::QueryShape { object, .. }
             | DataError::Validation { object, .. }
             | DataError::Unique { object, .. }
             | DataError::DeleteRestricted { object, .. }
@@ -237,7 +246,7 @@ impl DataError {
         m.insert("error".into(), json!(self.to_string()));
         m.insert("code".into(), json!(self.code()));
         match self {
-            DataError::Validation { fields, .. } => {
+            DataError::Validation { fields, .. } | DataError::QueryShape { fields, .. } => {
                 m.insert(
                     "fields".into(),
                     Value::Array(fields.iter().map(FieldError::to_json).collect()),
@@ -284,6 +293,21 @@ impl DataError {
         DataError::InvalidQuery {
             object: object.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// `Invalid query request` with one problem at `path` (no label, as the real server words it).
+    pub fn query_shape(
+        object: &str,
+        path: String,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> DataError {
+        let mut f = FieldError::new(&path, "", code, message.into());
+        f.label = None;
+        DataError::QueryShape {
+            object: object.to_string(),
+            fields: vec![f],
         }
     }
 

@@ -291,10 +291,10 @@ impl Parser<'_> {
                 &self.object.name,
                 field,
                 format!(
-                    "Query parameter '{}' filters on '{field}', a computed ({}) field of object '{}' that has no stored column; filter on the fields it is computed from instead.",
-                    self.source,
-                    f.ftype.as_str(),
-                    self.object.name
+                    "Query parameter '{src}' filters on '{field}', a virtual '{kind}' field on object '{o}'. Its value is computed on read and never stored, so no driver materializes a column to filter on: the predicate reaches the driver, matches nothing, and the query answers an empty list under a 200 — in BOTH directions, so a false test returns no records where the same test against a stored boolean returns every record. Denormalise the value onto '{o}' (a stored field, written when the source changes) and filter that.",
+                    src = self.source,
+                    kind = f.ftype.as_str(),
+                    o = self.object.name
                 ),
             )),
             Some(_) => Ok(()),
@@ -451,7 +451,9 @@ impl Parser<'_> {
                 Value::Bool(b) => cond(Op::Null(!*b), Operand::None),
                 other => Err(self.bad(format!("'$exists' on '{field}' takes true or false, found {other}"))),
             },
-            "$regex" => Err(self.bad("'$regex' is retired in protocol 17; use $like, $contains, $startsWith or $endsWith".into())),
+            "$regex" => Err(self.bad(crate::data::query::truncated(format!(
+                "Filter operator \"$regex\" on field \"{field}\" is RETIRED and is no longer evaluated by this driver. Write \"$icontains\" instead. `$regex` was never declared by the Filter Protocol and is retired (#4706). It could not mean one thing across the backends: driver-sql compiled it to a LIKE-escaped substring match (so \"a.b\" matched only the literal \"a.b\"), driver-memory evaluated it as a real RegExp (so it also matched \"axb\", and an invalid pattern silently matched nothing), and a real regex is not implemented by every driver. Use $like, $contains, $icontains, $startsWith or $endsWith."
+            )))),
             other => Err(self.bad(format!("unknown filter operator '{other}' on '{field}'"))),
         }
     }

@@ -9,6 +9,40 @@ use serde_json::{Map, Value};
 /// Deepest nesting of `expand` (a lookup's lookup's lookup).
 pub const MAX_EXPAND_DEPTH: usize = 3;
 
+/// How a query came: a URL (`GET /data/:object`), a request body (`POST /data/:object/query`), or code.
+#[derive(Clone, Debug, Default)]
+pub struct ParseOptions {
+    /// A request body: its shape is checked as the real server's schema checks it (`where` and `expand` are
+    /// records, a sort node has only `field` and `order`, an aggregation needs an `alias`).
+    pub body: bool,
+    /// A URL: a sort is a comma list (never JSON).
+    pub url: bool,
+    /// The spelling the URL used for a slot (`where` → `filter`), named in messages.
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+/// The real server cuts an error message longer than 500 characters to 499 and `…`.
+pub fn truncated(message: String) -> String {
+    if message.chars().count() <= 500 {
+        return message;
+    }
+    let mut s: String = message.chars().take(499).collect();
+    s.push('…');
+    s
+}
+
+/// `array`, `string`, … as the real server names a JSON value's kind.
+fn kind_word(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Query {
     /// `None` selects every field.
@@ -100,7 +134,26 @@ impl Query {
         body: &Value,
         ctx: &MacroContext,
     ) -> Result<Query, DataError> {
-        Self::parse(catalog, object, body, ctx, 0)
+        Self::parse(
+            catalog,
+            object,
+            body,
+            ctx,
+            0,
+            &ParseOptions::default(),
+            "query",
+        )
+    }
+
+    /// [`Query::from_json`] for a query that came in a URL or a request body (see [`ParseOptions`]).
+    pub fn from_json_with(
+        catalog: &Catalog,
+        object: &ObjectSchema,
+        body: &Value,
+        ctx: &MacroContext,
+        opts: &ParseOptions,
+    ) -> Result<Query, DataError> {
+        Self::parse(catalog, object, body, ctx, 0, opts, "query")
     }
 
     fn parse(
@@ -109,6 +162,8 @@ impl Query {
         body: &Value,
         ctx: &MacroContext,
         depth: usize,
+        opts: &ParseOptions,
+        path: &str,
     ) -> Result<Query, DataError> {
         let obj = &object.name;
         let m = match body {
@@ -164,7 +219,7 @@ impl Query {
                 ));
             }
         }
-        let pick = |names: &[&str]| -> Result<Option<&Value>, DataError> {
+        let pick = |names: &[&'static str]| -> Result<Option<(&'static str, &Value)>, DataError> {
             let present: Vec<(&str, &Value)> = names
                 .iter()
                 .filter_map(|n| m.get(*n).map(|v| (*n, v)))
@@ -182,36 +237,80 @@ impl Query {
                     ),
                 ));
             }
-            Ok(present.first().map(|p| p.1))
+            Ok(present.first().copied())
+        };
+        // The spelling to name in a message: the URL's, else the body's.
+        let label = |slot: &str, used: &str| -> String {
+            opts.names
+                .get(slot)
+                .cloned()
+                .unwrap_or_else(|| used.to_string())
         };
         let mut q = Query {
             count: true,
             ..Query::default()
         };
-        if let Some(v) = pick(&["fields", "select"])? {
-            q.fields = Some(parse_field_list(object, v, "select")?);
+        if let Some((k, v)) = pick(&["fields", "select"])? {
+            let names = parse_field_list(object, v, &label("fields", k))?;
+            // An empty list selects every field, as no list does.
+            q.fields = (!names.is_empty()).then_some(names);
         }
-        if let Some(v) = pick(&["where", "filter", "filters"])? {
+        if let Some((k, v)) = pick(&["where", "filter", "filters"])? {
+            let source = label("where", k);
+            if opts.body && !matches!(v, Value::Object(_) | Value::Null) {
+                let kind = kind_word(v);
+                let at = format!("{path}.{k}");
+                let mut first = crate::data::error::FieldError::new(
+                    &at,
+                    "",
+                    "invalid_type",
+                    format!("Invalid input: expected record, received {kind}"),
+                );
+                first.label = None;
+                let mut second = first.clone();
+                second.message = format!("Invalid input: expected object, received {kind}");
+                return Err(DataError::QueryShape {
+                    object: obj.clone(),
+                    fields: vec![first, second],
+                });
+            }
             let filter = match v {
                 Value::String(s) => {
                     let parsed: Value = serde_json::from_str(s).map_err(|_| DataError::InvalidFilter {
                         object: obj.clone(),
-                        message: "Query parameter 'filter' must be valid JSON. It was not applied, and an unapplied filter would have returned the unfiltered result set.".into(),
+                        message: format!("Query parameter '{source}' must be valid JSON. It was not applied, and an unapplied filter would have returned the unfiltered result set."),
                     })?;
-                    parse_filter(object, &parsed, ctx, "filter")?
+                    parse_filter(object, &parsed, ctx, &source)?
                 }
-                v => parse_filter(object, v, ctx, "filter")?,
+                v => parse_filter(object, v, ctx, &source)?,
             };
             q.filter = Some(filter);
         }
-        if let Some(v) = pick(&["orderBy", "sort"])? {
-            q.order_by = parse_order_by(object, v)?;
+        let mut sort_param = "sort".to_string();
+        if let Some((k, v)) = pick(&["orderBy", "sort"])? {
+            sort_param = label("orderBy", k);
+            q.order_by = if opts.url {
+                match v {
+                    Value::String(s) => parse_order_by(
+                        object,
+                        &Value::Array(s.split(',').map(|p| Value::String(p.to_string())).collect()),
+                    )?,
+                    other => parse_order_by(object, other)?,
+                }
+            } else {
+                if opts.body
+                    && let Value::Array(items) = v
+                {
+                    check_sort_nodes(obj, items, &format!("{path}.{k}"))?;
+                }
+                parse_order_by(object, v)?
+            };
         }
         q.limit = pick(&["limit", "top"])?
-            .map(|v| parse_count(obj, "limit", v))
+            .map(|(_, v)| parse_count(obj, "limit", v))
             .transpose()?;
         q.offset = pick(&["offset", "skip"])?
-            .map(|v| parse_count(obj, "offset", v))
+            .map(|(_, v)| parse_count(obj, "offset", v))
             .transpose()?;
         if let Some(o) = q.offset
             && o > limits::MAX_OFFSET
@@ -233,7 +332,18 @@ impl Query {
             ));
         }
         if let Some(v) = m.get("count") {
-            q.count = !matches!(v, Value::Bool(false)) && v.as_str() != Some("false");
+            q.count = match v {
+                Value::Bool(b) => *b,
+                Value::Null => true,
+                Value::String(s) if matches!(s.as_str(), "true" | "1") => true,
+                Value::String(s) if matches!(s.as_str(), "false" | "0") => false,
+                other => {
+                    return Err(DataError::invalid_query(
+                        obj,
+                        format!("'count' must be true or false, found {other}"),
+                    ));
+                }
+            };
         }
         let search_fields = match m.get("searchFields") {
             None | Some(Value::Null) => None,
@@ -283,14 +393,14 @@ impl Query {
                 ),
             ));
         }
-        if let Some(v) = pick(&["expand", "populate"])? {
-            q.expand = parse_expand(catalog, object, v, ctx, depth)?;
+        if let Some((k, v)) = pick(&["expand", "populate"])? {
+            q.expand = parse_expand(catalog, object, v, ctx, depth, opts, &format!("{path}.{k}"))?;
         }
         if let Some(v) = m.get("groupBy") {
             q.group_by = parse_group_by(object, v)?;
         }
         if let Some(v) = m.get("aggregations") {
-            q.aggregations = parse_aggregations(object, v)?;
+            q.aggregations = parse_aggregations(object, v, opts.body.then_some(path))?;
         }
         if m.get("having").is_some_and(|h| !h.is_null()) {
             return Err(DataError::invalid_query(
@@ -317,6 +427,8 @@ impl Query {
                     });
                 }
             }
+        } else {
+            check_sort(object, &q.order_by, &sort_param, opts.url)?;
         }
         Ok(q)
     }
@@ -361,14 +473,18 @@ pub fn parse_field_list(
     };
     for n in &names {
         if object.field(n).is_none() {
-            return Err(DataError::invalid_field(
-                &object.name,
-                n,
+            let message = if matches!(param, "fields" | "select" | "$select") {
+                format!(
+                    "Unknown field '{n}' on object '{}'. '{param}' chooses which fields to return; dropping an unknown one silently answered a NARROWER projection with a WIDER one — a projection naming no known field fell all the way back to every field.",
+                    object.name
+                )
+            } else {
                 format!(
                     "Query parameter '{param}' names '{n}', which is not a field on object '{}'.",
                     object.name
-                ),
-            ));
+                )
+            };
+            return Err(DataError::invalid_field(&object.name, n, message));
         }
     }
     Ok(names)
@@ -476,6 +592,88 @@ pub fn parse_order_by(object: &ObjectSchema, v: &Value) -> Result<Vec<OrderBy>, 
     Ok(out)
 }
 
+/// A sort node of a request body has only `field` and `order`.
+fn check_sort_nodes(object: &str, items: &[Value], path: &str) -> Result<(), DataError> {
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(node) = item else { continue };
+        let unknown: Vec<&str> = node
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !matches!(*k, "field" | "order"))
+            .collect();
+        if unknown.is_empty() {
+            continue;
+        }
+        let keys = unknown
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = if unknown.contains(&"direction") {
+            " Did you mean `direction` → `order`?"
+        } else {
+            ""
+        };
+        return Err(DataError::query_shape(
+            object,
+            format!("{path}.{i}"),
+            "unknown_field",
+            format!(
+                "Unrecognized key(s) on this sort node: {keys}.{hint} Until this shape was closed, an unknown key here was dropped silently and `order` fell back to its `asc` default, so a descending request came back ascending — and with `limit`, a different set of rows under an ordinary 200."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the sort of a plain (non-aggregate) query, naming the parameter as the caller spelled it.
+fn check_sort(
+    object: &ObjectSchema,
+    order: &[OrderBy],
+    param: &str,
+    url: bool,
+) -> Result<(), DataError> {
+    let o = &object.name;
+    let mut unknown: Vec<&str> = Vec::new();
+    for s in order {
+        match object.field(&s.field) {
+            Some(f) if f.is_sortable() => {}
+            Some(f) if f.storage.is_none() => {
+                return Err(DataError::InvalidSort {
+                    object: o.clone(),
+                    message: truncated(format!(
+                        "Query parameter '{param}' sorts by '{n}', a {kind} field on '{o}' — a formula value is computed on read, so no driver materialises a column to order by. It was not applied, and an unapplied sort returns the rows in an arbitrary order — which 'top'/'limit' then slices into an arbitrary page. Denormalise the value onto '{o}' (a stored field, written when the source changes) and sort by that. A formula field is virtual: with no column behind it the ORDER BY reaches the driver, finds nothing to order by, and the rows come back in whatever order the driver keeps them.",
+                        n = s.field,
+                        kind = f.ftype.as_str(),
+                    )),
+                });
+            }
+            Some(_) => {}
+            None => unknown.push(&s.field),
+        }
+    }
+    let Some(first) = unknown.first() else {
+        return check_sort_fields(object, order);
+    };
+    let also = if unknown.len() > 1 {
+        format!(" (also: {})", unknown[1..].join(", "))
+    } else {
+        String::new()
+    };
+    let mut message = format!(
+        "Query parameter '{param}' sorts by '{first}', which is not a field on object '{o}'{also}. It was not applied, and an unapplied sort returns the rows in an arbitrary order — which 'top'/'limit' then slices into an arbitrary page."
+    );
+    if url && let Some((head, _)) = first.split_once(':') {
+        message.push_str(&format!(
+            " The list route spells a direction with a space or a leading '-' ('{param}={head} desc', '{param}=-{head}'); 'field:direction' is the export route's spelling."
+        ));
+    }
+    Err(DataError::InvalidSort {
+        object: o.clone(),
+        message: truncated(message),
+    })
+}
+
 /// Checks sort fields of a plain (non-aggregate) query.
 pub fn check_sort_fields(object: &ObjectSchema, order: &[OrderBy]) -> Result<(), DataError> {
     for o in order {
@@ -512,7 +710,44 @@ fn parse_expand(
     v: &Value,
     ctx: &MacroContext,
     depth: usize,
+    opts: &ParseOptions,
+    path: &str,
 ) -> Result<Vec<(String, Query)>, DataError> {
+    if opts.body {
+        // A body's `expand` is a record: lookup field → {object, fields?, expand?, …}.
+        let Value::Object(m) = v else {
+            return Err(DataError::query_shape(
+                &object.name,
+                path.to_string(),
+                "invalid_type",
+                format!("Invalid input: expected record, received {}", kind_word(v)),
+            ));
+        };
+        for (k, sub) in m {
+            match sub {
+                Value::Object(o) if o.get("object").is_some_and(Value::is_string) => {}
+                Value::Object(_) => {
+                    return Err(DataError::query_shape(
+                        &object.name,
+                        format!("{path}.{k}.object"),
+                        "required",
+                        "Invalid input: expected string, received undefined",
+                    ));
+                }
+                other => {
+                    return Err(DataError::query_shape(
+                        &object.name,
+                        format!("{path}.{k}"),
+                        "invalid_type",
+                        format!(
+                            "Invalid input: expected object, received {}",
+                            kind_word(other)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     let entries: Vec<(String, Value)> = match v {
         Value::String(s) => s
             .split(',')
@@ -557,7 +792,7 @@ fn parse_expand(
                 &object.name,
                 &name,
                 format!(
-                    "'expand' names '{name}', which is not a field on object '{}'.",
+                    "Unknown field '{name}' on object '{}'. 'expand' resolves a reference field into the related record, so a name the object does not declare can never be expanded.",
                     object.name
                 ),
             )
@@ -569,8 +804,8 @@ fn parse_expand(
                     &object.name,
                     &name,
                     format!(
-                        "'expand' names '{name}', a {} field; only lookup fields can be expanded",
-                        field.ftype.as_str()
+                        "Field '{name}' on object '{}' is not a relationship. 'expand' resolves a reference field into the related record, so only lookup / master_detail / user / tree fields can be expanded.",
+                        object.name
                     ),
                 ));
             }
@@ -579,7 +814,15 @@ fn parse_expand(
             // References to runtime-provided objects (sys_user, …) stay ids until those objects exist.
             continue;
         };
-        let q = Query::parse(catalog, target_schema, &sub, ctx, depth + 1)?;
+        let q = Query::parse(
+            catalog,
+            target_schema,
+            &sub,
+            ctx,
+            depth + 1,
+            opts,
+            &format!("{path}.{name}"),
+        )?;
         out.push((name, q));
     }
     Ok(out)
@@ -611,9 +854,11 @@ fn parse_group_by(object: &ObjectSchema, v: &Value) -> Result<Vec<GroupBy>, Data
                 ),
                 other => return Err(DataError::invalid_query(&object.name, format!("bad groupBy entry {other}"))),
             };
-            let f = object.field(&field).filter(|f| f.storage.is_some()).ok_or_else(|| {
-                DataError::invalid_field(&object.name, &field, format!("'groupBy' names '{field}', which is not a stored field on object '{}'.", object.name))
-            })?;
+            let f = match object.field(&field) {
+                Some(f) if f.storage.is_some() => f,
+                Some(_) => return Err(no_column(object, &field)),
+                None => return Err(DataError::invalid_field(&object.name, &field, format!("Unknown field '{field}' on object '{}'. 'groupBy' buckets rows by a column's values, so an unknown column puts every row in ONE bucket keyed null — a result indistinguishable from a column that really holds a single value.", object.name))),
+            };
             let granularity = match granularity.as_deref() {
                 None => None,
                 Some(g) => {
@@ -636,26 +881,54 @@ fn parse_group_by(object: &ObjectSchema, v: &Value) -> Result<Vec<GroupBy>, Data
         .collect()
 }
 
-fn parse_aggregations(object: &ObjectSchema, v: &Value) -> Result<Vec<Aggregation>, DataError> {
+/// An aggregation or grouping over a field that has no column (a formula, a summary).
+fn no_column(object: &ObjectSchema, field: &str) -> DataError {
+    DataError::invalid_field(
+        &object.name,
+        field,
+        format!(
+            "An aggregation of this query names '{field}', a column that object '{}' has no column for, so the aggregate never ran. Grouping and aggregation run over columns that exist; over a missing one they could only answer blanks, so the query was refused instead of answered with an invented result. Check the name against the object's fields; if the field was declared recently, run schema sync so the column exists before aggregating on it.",
+            object.name
+        ),
+    )
+}
+
+/// `body`: the path of a request body's query, whose aggregations are checked as the real server's schema does.
+fn parse_aggregations(
+    object: &ObjectSchema,
+    v: &Value,
+    body: Option<&str>,
+) -> Result<Vec<Aggregation>, DataError> {
     let items = v
         .as_array()
         .ok_or_else(|| DataError::invalid_query(&object.name, "'aggregations' must be an array"))?;
     items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             let o: &Map<String, Value> = item.as_object().ok_or_else(|| DataError::invalid_query(&object.name, format!("bad aggregation {item}")))?;
             let fname = o.get("function").and_then(Value::as_str).unwrap_or("");
-            let function = AggFunction::parse(fname).ok_or_else(|| {
-                DataError::invalid_query(&object.name, format!("unknown aggregation function '{fname}' (count, sum, avg, min, max, count_distinct)"))
-            })?;
+            let function = match (AggFunction::parse(fname), body) {
+                (Some(f), _) => f,
+                (None, Some(path)) => return Err(DataError::query_shape(&object.name, format!("{path}.aggregations.{i}.function"), "invalid_option",
+                    "Invalid option: expected one of \"count\"|\"sum\"|\"avg\"|\"min\"|\"max\"|\"count_distinct\"")),
+                (None, None) => return Err(DataError::invalid_query(&object.name, format!("unknown aggregation function '{fname}' (count, sum, avg, min, max, count_distinct)"))),
+            };
+            if let Some(path) = body && !o.get("alias").is_some_and(Value::is_string) {
+                let received = o.get("alias").map(kind_word).unwrap_or("undefined");
+                return Err(DataError::query_shape(&object.name, format!("{path}.aggregations.{i}.alias"), "required",
+                    format!("Invalid input: expected string, received {received}")));
+            }
             let field = o.get("field").and_then(Value::as_str).map(str::to_string);
             match (&field, function) {
                 (None, AggFunction::Count) => {}
                 (None, _) => return Err(DataError::invalid_query(&object.name, format!("aggregation '{fname}' needs a field"))),
                 (Some(f), _) => {
-                    let schema = object.field(f).filter(|s| s.storage.is_some()).ok_or_else(|| {
-                        DataError::invalid_field(&object.name, f, format!("aggregation names '{f}', which is not a stored field on object '{}'.", object.name))
-                    })?;
+                    let schema = match object.field(f) {
+                        Some(s) if s.storage.is_some() => s,
+                        Some(_) => return Err(no_column(object, f)),
+                        None => return Err(DataError::invalid_field(&object.name, f, format!("Unknown field '{f}' on object '{}'. An aggregation computes over a column's values, so an unknown column could only aggregate blanks — sum answered 0 and avg/min/max answered null, each indistinguishable from the same result over real data.", object.name))),
+                    };
                     if matches!(function, AggFunction::Sum | AggFunction::Avg) && !matches!(schema.storage, Some(crate::artifact::fields::StorageKind::Number(_))) {
                         return Err(DataError::invalid_query(&object.name, format!("'{fname}' needs a numeric field; '{f}' is {}", schema.ftype.as_str())));
                     }

@@ -78,8 +78,10 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
     let schema = s.kernel.object_for(&who.principal, &object)?;
-    let body = params::list_query(schema, raw.as_deref(), &s.config)?;
-    let query = s.kernel.parse_query(&who.principal, &object, &body)?;
+    let (body, opts) = params::list_query(schema, raw.as_deref(), &s.config)?;
+    let query = s
+        .kernel
+        .parse_query_with(&who.principal, &object, &body, &opts)?;
     let result = s
         .kernel
         .execute(
@@ -113,9 +115,13 @@ async fn query(
     };
     body.remove("object");
     params::apply_page_size(&mut body, &s.config);
+    let opts = crate::data::query::ParseOptions {
+        body: true,
+        ..Default::default()
+    };
     let query = s
         .kernel
-        .parse_query(&who.principal, &object, &Value::Object(body))?;
+        .parse_query_with(&who.principal, &object, &Value::Object(body), &opts)?;
     let result = s
         .kernel
         .execute(

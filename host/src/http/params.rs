@@ -4,6 +4,7 @@
 use super::HttpConfig;
 use super::errors::ApiError;
 use crate::data::catalog::ObjectSchema;
+use crate::data::query::ParseOptions;
 use serde_json::{Map, Value};
 
 /// Canonical QueryAST key → the spellings a URL may use.
@@ -49,26 +50,37 @@ pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
-/// Builds a QueryAST body from the URL of `GET /data/:object`.
+/// Builds a QueryAST body from the URL of `GET /data/:object`, with the spellings the URL used (for messages).
+/// An empty value (`sort=`) is no value.
 pub fn list_query(
     object: &ObjectSchema,
     raw: Option<&str>,
     config: &HttpConfig,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, ParseOptions), ApiError> {
     let mut body = Map::new();
     let mut equality = Map::new();
     let mut seen: Vec<(&str, String, String)> = Vec::new();
     for (key, value) in pairs(raw) {
-        if let Some((slot, _)) = SLOTS
+        if let Some((slot, names)) = SLOTS
             .iter()
             .find(|(_, names)| names.contains(&key.as_str()))
         {
-            if let Some((_, other, prev)) = seen.iter().find(|(s, _, _)| s == slot)
-                && *prev != value
-            {
+            if value.trim().is_empty() {
+                continue;
+            }
+            if seen.iter().any(|(s, _, prev)| s == slot && *prev != value) {
+                // Every spelling of the slot that was given, in the canonical order.
+                let given: Vec<String> = names
+                    .iter()
+                    .filter(|n| **n == key || seen.iter().any(|(s, k, _)| s == slot && k == *n))
+                    .map(|n| format!("'{n}'"))
+                    .collect();
                 return Err(ApiError::bad_request(
-                    "CONFLICTING_QUERY_PARAMS",
-                    format!("Query parameters '{other}' and '{key}' both set '{slot}' to different values; send one of them."),
+                    "INVALID_REQUEST",
+                    format!(
+                        "Conflicting query parameters: {} are spellings of the same parameter (canonical '{slot}') and were given different values. Send exactly one.",
+                        given.join(", ")
+                    ),
                 )
                 .with_object(&object.name));
             }
@@ -107,14 +119,18 @@ pub fn list_query(
             }
         }
     }
+    let mut opts = ParseOptions {
+        url: true,
+        ..ParseOptions::default()
+    };
     for (slot, key, value) in seen {
+        opts.names.insert(slot.to_string(), key.clone());
         let v = match slot {
             // A limit that is not a number is ignored, as the real server does (the default page applies).
             "limit" | "offset" => match value.trim().parse::<u64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => continue,
             },
-            "count" => Value::Bool(!matches!(value.as_str(), "false" | "0")),
             "where" => {
                 let parsed: Value = serde_json::from_str(&value).map_err(|_| {
                     ApiError::Data(crate::data::DataError::InvalidFilter {
@@ -142,7 +158,7 @@ pub fn list_query(
         body.insert("where".into(), filter);
     }
     apply_page_size(&mut body, config);
-    Ok(Value::Object(body))
+    Ok((Value::Object(body), opts))
 }
 
 /// Without `limit`, a page of the default size; a larger `limit` than the maximum is clamped.

@@ -385,6 +385,7 @@ pub fn guest_error(e: DataError) -> GuestError {
         | DataError::InvalidSort { .. }
         | DataError::InvalidFilter { .. }
         | DataError::InvalidQuery { .. }
+        | DataError::QueryShape { .. }
         | DataError::Validation { .. } => GuestError::Invalid(message),
         DataError::Unique { .. }
         | DataError::DeleteRestricted { .. }

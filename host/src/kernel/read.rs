@@ -69,6 +69,24 @@ impl Kernel {
         Query::from_json(&self.catalog, schema, body, &principal.macro_context())
     }
 
+    /// [`Kernel::parse_query`] for a query from a URL or a request body (see [`ParseOptions`]).
+    pub fn parse_query_with(
+        &self,
+        principal: &Principal,
+        object: &str,
+        body: &Value,
+        opts: &crate::data::query::ParseOptions,
+    ) -> Result<Query, DataError> {
+        let schema = self.object_for(principal, object)?;
+        Query::from_json_with(
+            &self.catalog,
+            schema,
+            body,
+            &principal.macro_context(),
+            opts,
+        )
+    }
+
     pub(crate) async fn find(
         &self,
         principal: &Principal,
