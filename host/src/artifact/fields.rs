@@ -157,6 +157,14 @@ pub struct SelectOption {
     pub label: Option<String>,
     #[serde(default)]
     pub default: bool,
+    /// Who may choose this option (`current_user`, `record` in scope): a write that sets it when the
+    /// condition does not hold is refused.
+    #[serde(
+        default,
+        rename = "visibleWhen",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub visible_when: Option<super::model::Expression>,
 }
 
 /// The raw field definition, as the artifact spells it.

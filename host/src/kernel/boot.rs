@@ -52,6 +52,7 @@ impl Kernel {
         let rules = crate::automation::validation::Rules::compile(&artifact).map_err(|errors| {
             DataError::Schema(format!("validation rules: {}", errors.join("; ")))
         })?;
+        let option_gates = super::options::OptionGates::compile(&artifact)?;
         let permissions = PermissionSets::compile(&artifact, &catalog).map_err(|errors| {
             DataError::Schema(format!(
                 "row-level security policies that cannot become row filters: {}",
@@ -160,6 +161,7 @@ impl Kernel {
             page_cap: config.max_page_size.max(1),
             permissions,
             rules,
+            option_gates,
             plugins,
             me: me.clone(),
             security_epoch: Default::default(),

@@ -12,6 +12,7 @@ mod enforce;
 mod group_commit;
 pub mod hooks;
 mod op;
+mod options;
 pub mod plugins;
 mod read;
 mod references;
@@ -60,6 +61,8 @@ pub struct Kernel {
     permissions: PermissionSets,
     /// Validation rules per object.
     rules: crate::automation::validation::Rules,
+    /// Select options only some callers may choose.
+    option_gates: options::OptionGates,
     /// Plugins the trust policy admitted at start-up, loaded and (after boot) running.
     plugins: crate::plugins::runtime::PluginHost,
     /// This kernel, for work that outlives a request (async after-hooks).

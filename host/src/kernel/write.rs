@@ -163,6 +163,20 @@ impl Kernel {
                 Err(e) => errors.push(e),
             }
         }
+        let chosen: Record = record
+            .iter()
+            .filter(|(k, _)| input.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.option_gates.check(
+            principal,
+            &schema.name,
+            &|f| field_label(schema, f),
+            &chosen,
+            &record,
+            &user_scope(principal),
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
         }
@@ -403,6 +417,19 @@ impl Kernel {
                 }
                 Err(e) => errors.push(e),
             }
+        }
+        if errors.is_empty() {
+            let mut scope = existing.clone();
+            scope.extend(changes.clone());
+            self.option_gates.check(
+                principal,
+                &schema.name,
+                &|f| field_label(schema, f),
+                &changes,
+                &scope,
+                &user_scope(principal),
+                &mut errors,
+            );
         }
         if !errors.is_empty() {
             return Err(DataError::validation(&schema.name, errors));
@@ -712,4 +739,12 @@ pub(crate) fn at_index(e: DataError, list: &str, i: usize) -> DataError {
         },
         other => other,
     }
+}
+
+/// A field's label (its name when the object does not have it).
+fn field_label(schema: &ObjectSchema, field: &str) -> String {
+    schema
+        .field(field)
+        .map(|f| f.label.clone())
+        .unwrap_or_else(|| field.to_string())
 }
