@@ -359,7 +359,7 @@ impl Kernel {
             ("current_user", &user),
         ];
         // Without a record, a condition about the record is not evaluated (there is nothing to judge).
-        fn judged<'c>(c: &'c Option<Compiled>, has_record: bool) -> Option<&'c Compiled> {
+        fn judged(c: &Option<Compiled>, has_record: bool) -> Option<&Compiled> {
             c.as_ref().filter(|c| has_record || !c.references("record"))
         }
         if let Some(visible) = judged(&compiled.visible, record.is_some())

@@ -4,6 +4,7 @@
 
 use super::Principal;
 use crate::artifact::Artifact;
+use crate::data::catalog::ObjectSchema;
 use crate::data::driver::Record;
 use crate::data::error::{DataError, FieldError};
 use crate::expr::Compiled;
@@ -55,8 +56,7 @@ impl OptionGates {
     pub fn check(
         &self,
         principal: &Principal,
-        object: &str,
-        labels: &dyn Fn(&str) -> String,
+        schema: &ObjectSchema,
         values: &Record,
         record: &Record,
         user: &Value,
@@ -67,7 +67,7 @@ impl OptionGates {
         }
         let now = chrono::Utc::now();
         for (field, value) in values {
-            let Some(gates) = self.gates.get(&(object.to_string(), field.clone())) else {
+            let Some(gates) = self.gates.get(&(schema.name.clone(), field.clone())) else {
                 continue;
             };
             let chosen: Vec<&str> = match value {
@@ -82,7 +82,10 @@ impl OptionGates {
                     Ok(Value::Bool(true))
                 );
                 if !allowed {
-                    let label = labels(field);
+                    let label = schema
+                        .field(field)
+                        .map(|f| f.label.clone())
+                        .unwrap_or_else(|| field.clone());
                     let mut e = FieldError::new(
                         field,
                         &label,

@@ -170,8 +170,7 @@ impl Kernel {
             .collect();
         self.option_gates.check(
             principal,
-            &schema.name,
-            &|f| field_label(schema, f),
+            schema,
             &chosen,
             &record,
             &user_scope(principal),
@@ -423,8 +422,7 @@ impl Kernel {
             scope.extend(changes.clone());
             self.option_gates.check(
                 principal,
-                &schema.name,
-                &|f| field_label(schema, f),
+                schema,
                 &changes,
                 &scope,
                 &user_scope(principal),
@@ -739,12 +737,4 @@ pub(crate) fn at_index(e: DataError, list: &str, i: usize) -> DataError {
         },
         other => other,
     }
-}
-
-/// A field's label (its name when the object does not have it).
-fn field_label(schema: &ObjectSchema, field: &str) -> String {
-    schema
-        .field(field)
-        .map(|f| f.label.clone())
-        .unwrap_or_else(|| field.to_string())
 }
