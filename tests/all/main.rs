@@ -2,6 +2,7 @@
 
 mod support;
 
+mod actions_route;
 mod artifact_load;
 mod artifact_validate;
 mod auth_hardening;

@@ -84,98 +84,33 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ),
     (
         "hr_leave",
-        "erin: actions.invoke hr_submit",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
         "erin: actions.invoke hr_submit again (refused by the body)",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_submit without a record",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_submit on an unreadable record",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "mark: actions.invoke hr_reject without its required param",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "mark: actions.invoke hr_approve",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "erin: data.get after the approval",
-        "follows from the refused actions: the record never changed state",
+        "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
     (
         "hr_leave",
         "mark: actions.invoke hr_approve again (refused by the body)",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
+        "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_cancel",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "admin: actions.invoke hr_reopen on a cancelled request (state machine)",
-        "actions: objectos ignores the `recordId` in the body (the SDK's only way to name the record; the real server reads it), so the body runs without a record",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_explode (throws)",
-        "actions: objectos prefixes a thrown message with `<action>: `",
+        "actions: `visible` is enforced on the server (deliberate), and objectos's CEL has no `lowerAscii` yet, so hr_cancel's condition fails and the action is refused",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_hidden (visible: false)",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_purge_notes (requiredPermissions)",
-        "actions: requiredPermissions refusal message differs",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_open_handbook (url type)",
-        "actions: the url-type refusal message differs",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke an undeclared action",
-        "actions: the undeclared-action message differs",
+        "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
     (
         "hr_leave",
         "erin: actions.invoke hr_probe",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "admin: actions.invoke hr_promote on hr_employee",
-        "actions: objectos ignores the `recordId` the SDK sends in the body (the real server reads it) and evaluates `visible` on the REST route (the real server never does), so it refuses the action",
-    ),
-    (
-        "hr_leave",
-        "erin: data.get employee row (salary hidden)",
-        "follows from the refused hr_promote: job_level stayed employee",
+        "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
     (
         "hr_leave",
         "admin: data.find final leave requests",
-        "follows from the refused actions: the record never changed state",
+        "follows from the refused hr_cancel: the request stays approved",
     ),
     (
         "helpdesk",

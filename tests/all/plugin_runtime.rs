@@ -787,7 +787,7 @@ async fn an_action_calls_a_service_plugin_as_its_caller() {
         .call(
             "POST",
             &format!("/api/v1/actions/task/escalate/{id}"),
-            json!({"priority": "high", "notify": "com.example.sample"}),
+            json!({"params": {"priority": "high", "notify": "com.example.sample"}}),
             Some(&admin),
         )
         .await;
@@ -812,7 +812,7 @@ async fn an_action_calls_a_service_plugin_as_its_caller() {
         .call(
             "POST",
             &format!("/api/v1/actions/task/escalate/{id}"),
-            json!({"notify": "com.example.sample"}),
+            json!({"params": {"notify": "com.example.sample"}}),
             Some(&other),
         )
         .await;

@@ -186,13 +186,37 @@ on_both_servers!(actions_and_functions, sandbox_app(), |s| {
         .call(
             "POST",
             &act("escalate", Some(&id)),
-            json!({"priority": "urgent"}),
+            json!({"params": {"priority": "urgent"}}),
             Some(t),
         )
         .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert_eq!(r.body["error"]["fields"][0]["field"], "params.priority");
-    // The Wasm function escalates through `data`, as the caller.
+    assert_eq!(r.body["error"]["code"], "VALIDATION_ERROR");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(
+                "Invalid action params: Action param \"priority\" (text): Invalid option"
+            )),
+        "{:?}",
+        r.body
+    );
+    // Keys outside `params` are not params (as on the real server); undeclared params are refused.
+    let r = s
+        .call(
+            "POST",
+            &act("escalate", Some(&id)),
+            json!({"params": {"colour": "red"}}),
+            Some(t),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid action params: Unknown action param \"colour\" \u{2014} not declared on this action",
+        "{:?}",
+        r.body
+    );
+    // The Wasm function escalates through `data`, elevated within the caller's organization.
     let r = s
         .call(
             "POST",
@@ -263,15 +287,19 @@ on_both_servers!(actions_and_functions, sandbox_app(), |s| {
         .await;
     assert_eq!(
         (r.status, error_code(&r.body)),
-        (400, "VALIDATION_FAILED"),
+        (400, "VALIDATION_ERROR"),
         "{:?}",
         r.body
+    );
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid action params: Action param \"loud\" is required"
     );
     let r = s
         .call(
             "POST",
             &act("summary", Some(&id)),
-            json!({"loud": true}),
+            json!({"params": {"loud": true}}),
             Some(t),
         )
         .await;
@@ -328,7 +356,7 @@ on_both_servers!(actions_and_functions, sandbox_app(), |s| {
     let r = s.call("POST", &act("nope", None), json!({}), Some(t)).await;
     assert_eq!(
         (r.status, error_code(&r.body)),
-        (404, "ACTION_NOT_FOUND"),
+        (404, "RESOURCE_NOT_FOUND"),
         "{:?}",
         r.body
     );

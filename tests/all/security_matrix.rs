@@ -27,11 +27,16 @@ fn artifact() -> Value {
         "name": "sec_task", "label": "Task", "sharingModel": "public_read_write",
         "fields": {"title": {"type": "text"}, "assignee": {"type": "text"}, "rank": {"type": "number"}}
     }));
-    // The fixture's escalate action, once more, declaring that it runs as the system.
+    // The fixture's escalate action, once more, declaring that it runs as the system (as every body does
+    // by default), and once declaring that it runs as its caller.
     let mut elevated = a["actions"][0].clone();
     elevated["name"] = json!("exp_escalate_system");
     elevated["runAs"] = json!("system");
     a["actions"].as_array_mut().expect("actions").push(elevated);
+    let mut as_user = a["actions"][0].clone();
+    as_user["name"] = json!("exp_escalate_as_user");
+    as_user["runAs"] = json!("user");
+    a["actions"].as_array_mut().expect("actions").push(as_user);
     a["hooks"].as_array_mut().expect("hooks").push(json!({
         "name": "sec_board_bonus", "object": "sec_board", "events": ["afterInsert"], "onError": "abort",
         "body": {"language": "js", "capabilities": ["api.write"],
@@ -304,8 +309,9 @@ fn cases() -> Vec<Case> {
             j!({"report": "{r1}", "amount": 1, "memo": "admin"}),
             201,
         ),
-        // An action acts as its caller: the employee may not edit reports, so escalating through the action is
-        // refused; the same body declaring runAs: system may (and is audited as such).
+        // An action's body runs elevated within the caller's organization: the employee may not edit
+        // reports, yet escalating through the action is allowed (and audited as the caller's); the same body
+        // declaring runAs: user acts as the caller and is refused.
         case(
             "emp",
             "POST",
@@ -317,7 +323,7 @@ fn cases() -> Vec<Case> {
         case(
             "emp",
             "POST",
-            "/api/v1/actions/exp_report/exp_escalate/{r3}",
+            "/api/v1/actions/exp_report/exp_escalate_as_user/{r3}",
             j!({}),
             403,
         )

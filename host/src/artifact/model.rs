@@ -409,7 +409,7 @@ impl HookDef {
     }
 }
 
-/// A CEL expression: a bare string or `{dialect: "cel", source}`.
+/// A CEL expression: a bare string, `{dialect: "cel", source}`, or a boolean literal (the constant).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Expression {
     pub dialect: String,
@@ -422,6 +422,8 @@ impl<'de> Deserialize<'de> for Expression {
         #[serde(untagged)]
         enum Raw {
             Text(String),
+            /// A constant (`visible: false`): the CEL literal.
+            Flag(bool),
             Object {
                 #[serde(default)]
                 dialect: Option<String>,
@@ -432,6 +434,10 @@ impl<'de> Deserialize<'de> for Expression {
             Raw::Text(source) => Expression {
                 dialect: "cel".into(),
                 source,
+            },
+            Raw::Flag(b) => Expression {
+                dialect: "cel".into(),
+                source: b.to_string(),
             },
             Raw::Object { dialect, source } => Expression {
                 dialect: dialect.unwrap_or_else(|| "cel".into()),

@@ -119,9 +119,8 @@ pub enum DataError {
     /// A body that cannot run here (a JavaScript body before the JS runtime, a `runtimeModule` handler).
     #[error("{name} cannot run: {reason}")]
     FunctionUnavailable { name: String, reason: String },
-    #[error("Action '{action}' is not defined for {object}")]
-    ActionNotFound { object: String, action: String },
-    /// The action exists but its `visible` / `disabled` condition or `requiredPermissions` refuse it.
+    /// The action route refuses the call (undeclared, `requiredPermissions`, not runnable, bad params,
+    /// `visible` / `disabled`), or its body failed in a way the route answers with its own code.
     #[error("{message}")]
     ActionRefused {
         object: String,
@@ -129,6 +128,8 @@ pub enum DataError {
         kind: ErrorKind,
         code: &'static str,
         message: String,
+        /// The real server's `error.details` (e.g. `{fields}` of a validation a body let through).
+        details: Option<Box<Value>>,
     },
     /// The caller's permission sets do not allow this (object permission, a non-editable field, an RLS check).
     #[error("{message}")]
@@ -176,7 +177,6 @@ impl DataError {
             }
             DataError::Sandbox(e) => e.kind(),
             DataError::FunctionUnavailable { .. } => ErrorKind::NotImplemented,
-            DataError::ActionNotFound { .. } => ErrorKind::NotFound,
             DataError::ActionRefused { kind, .. } => *kind,
             DataError::PermissionDenied { .. } => ErrorKind::Denied,
             DataError::Service { kind, .. } => *kind,
@@ -204,7 +204,6 @@ impl DataError {
             DataError::Internal(_) => "INTERNAL_ERROR",
             DataError::Sandbox(e) => e.code(),
             DataError::FunctionUnavailable { .. } => "FUNCTION_UNAVAILABLE",
-            DataError::ActionNotFound { .. } => "ACTION_NOT_FOUND",
             DataError::ActionRefused { code, .. } => code,
             DataError::HookDepth(_) => "HOOK_DEPTH_EXCEEDED",
             DataError::PermissionDenied { .. } => "PERMISSION_DENIED",
@@ -226,7 +225,6 @@ impl DataError {
             | DataError::Unique { object, .. }
             | DataError::DeleteRestricted { object, .. }
             | DataError::ConcurrentUpdate { object, .. }
-            | DataError::ActionNotFound { object, .. }
             | DataError::ActionRefused { object, .. }
             | DataError::PermissionDenied { object, .. }
             | DataError::HookRefused { object, .. } => Some(object),

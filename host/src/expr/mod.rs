@@ -686,6 +686,16 @@ impl Compiled {
         self.evaluate_in(record, &[], now)
     }
 
+    /// Whether the expression names `ident` anywhere (a root such as `record`).
+    pub fn references(&self, ident: &str) -> bool {
+        fn walk(e: &mut cel_parser::Expression, ident: &str) -> bool {
+            matches!(&e.expr, cel_parser::ast::Expr::Ident(n) if n == ident)
+                || children_mut(e).into_iter().any(|c| walk(c, ident))
+        }
+        // The walk borrows mutably only to share the traversal with the rewriting passes; a copy is walked.
+        walk(&mut self.ast.clone(), ident)
+    }
+
     /// Evaluates with the record in scope (as `record` and by bare field names) plus other named roots
     /// (`previous`, `user`, `params`, …).
     pub fn evaluate_in(

@@ -6,7 +6,7 @@ use super::{DataOp, Kernel, OpResult, Principal};
 use crate::artifact::Artifact;
 use crate::artifact::model::{BodyDef, RetryPolicy};
 use crate::data::driver::{Record, Transaction};
-use crate::data::error::{DataError, ErrorKind};
+use crate::data::error::{DataError, ErrorKind, FieldError};
 use crate::expr::Compiled;
 use crate::sandbox::{
     BodyKind, Caller, DataBridge, DataRequest, GuestCall, GuestError, HookEvent, HookOutcome,
@@ -292,6 +292,10 @@ pub struct WriteCx {
     /// The first of a guest's data calls that its caller's permissions refused: if the hook then fails, the
     /// write is refused for that reason (403), not as a generic hook rejection.
     pub denied: Option<(String, Option<String>, String)>,
+    /// The last of a guest's data calls that validation refused: the message the guest was given and the
+    /// field errors. A body that fails with exactly that message failed because of it (an action answers
+    /// `VALIDATION_FAILED` with the fields, as the real server does for a `ValidationError` a body let through).
+    pub invalid: Option<(String, Vec<FieldError>)>,
     /// The transaction these calls run in belongs to an action's body (not to a write whose hooks are
     /// running): its body may call service plugins, whose data calls join the transaction.
     pub in_action: bool,
@@ -930,6 +934,9 @@ impl Kernel {
                 && cx.denied.is_none()
             {
                 cx.denied = Some((object.clone(), field.clone(), message.clone()));
+            }
+            if let Err(e @ DataError::Validation { fields, .. }) = &result {
+                cx.invalid = Some((e.to_string(), fields.clone()));
             }
             match result.map_err(|e| server_failure(principal, e))? {
                 OpResult::List { records, total, .. } => {

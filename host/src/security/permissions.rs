@@ -250,6 +250,15 @@ impl PermissionSets {
         held
     }
 
+    /// The capabilities (`systemPermissions`) of the sets a principal holds.
+    pub fn system_permissions_of(&self, principal: &Principal) -> BTreeSet<String> {
+        self.sets_of(principal)
+            .iter()
+            .filter_map(|name| self.sets.get(name))
+            .flat_map(|set| set.system_permissions.iter().cloned())
+            .collect()
+    }
+
     /// What `principal` may do on `schema`.
     pub fn access(&self, principal: &Principal, schema: &ObjectSchema) -> Access {
         let user = CurrentUser::of(principal);
