@@ -2,6 +2,7 @@
 
 use crate::on_all_drivers;
 use crate::support::{alice, id_of};
+use objectos_host::data::error::DataError;
 use objectos_host::kernel::{DataOp, OpResult};
 use serde_json::{Value, json};
 
@@ -210,7 +211,7 @@ on_all_drivers!(create_many_is_atomic, |k| {
         panic!("expected records")
     };
     assert_eq!(created.len(), 2);
-    // The third record is invalid: none of the batch is written, and the error names its index.
+    // The third record is invalid: none of the batch is written, and its error is the answer, as for one create.
     let e =
         k.0.execute(
             &alice(),
@@ -224,7 +225,7 @@ on_all_drivers!(create_many_is_atomic, |k| {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "VALIDATION_FAILED");
-    assert_eq!(e.to_wire()["fields"][0]["field"], "records[2].qty");
+    assert_eq!(e.to_wire()["fields"][0]["field"], "qty");
     // A unique violation late in the batch also rolls back the earlier inserts (and the autonumber counter).
     let e =
         k.0.execute(
@@ -318,9 +319,15 @@ on_all_drivers!(cross_object_batch_is_atomic, |k| {
         },
     ];
     let OpResult::Batch(results) =
-        k.0.execute(&alice(), DataOp::Batch { operations: ops })
-            .await
-            .unwrap()
+        k.0.execute(
+            &alice(),
+            DataOp::Batch {
+                operations: ops,
+                resolve_refs: false,
+            },
+        )
+        .await
+        .unwrap()
     else {
         panic!("batch")
     };
@@ -353,10 +360,20 @@ on_all_drivers!(cross_object_batch_is_atomic, |k| {
         },
     ];
     let e =
-        k.0.execute(&alice(), DataOp::Batch { operations: ops })
-            .await
-            .unwrap_err();
-    assert_eq!(e.to_wire()["fields"][0]["field"], "operations[2].status");
+        k.0.execute(
+            &alice(),
+            DataOp::Batch {
+                operations: ops,
+                resolve_refs: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, DataError::BatchAborted { index: 2, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.to_wire()["fields"][0]["field"], "status");
     assert!(
         k.find("t_category", json!({"where": {"name": "Ghost"}}))
             .await
@@ -368,6 +385,7 @@ on_all_drivers!(cross_object_batch_is_atomic, |k| {
         k.0.execute(
             &alice(),
             DataOp::Batch {
+                resolve_refs: false,
                 operations: vec![DataOp::Get {
                     object: "t_item".into(),
                     id: "item_b".into(),
@@ -549,6 +567,7 @@ on_all_drivers!(batches_cannot_reach_runtime_objects, |k| {
         .cloned()
         .unwrap();
     let op = DataOp::Batch {
+        resolve_refs: false,
         operations: vec![DataOp::Create {
             object: "sys_user".into(),
             record: rec,
