@@ -5,6 +5,7 @@ mod support;
 mod artifact_load;
 mod artifact_validate;
 mod auth_hardening;
+mod bulk_writes;
 mod cli;
 mod csv_export;
 mod differential;

@@ -236,7 +236,7 @@ async fn create_many(
     let who = caller_on(&s, &headers, &object).await?;
     let items = match body {
         Value::Null => Vec::new(),
-        Value::Array(items) => items,
+        Value::Array(ref items) => items.clone(),
         other => {
             return Err(invalid_type(
                 &object,
@@ -261,7 +261,7 @@ async fn create_many(
             ),
         }
     }
-    issues.refusal(&object, CREATE_MANY_REFUSED, &Value::Null)?;
+    issues.refusal(&object, CREATE_MANY_REFUSED, &json!({ "records": body }))?;
     check_size(records.len(), Some(&object))?;
     let OpResult::Records(created) = s
         .kernel
