@@ -124,13 +124,13 @@ impl Issues {
     }
 
     fn optional(&mut self, at: &At, v: Option<&Value>, expected: &str) {
-        let ok = match (v, expected) {
-            (None, _) => true,
-            (Some(Value::String(_)), "string") => true,
-            (Some(Value::Bool(_)), "boolean") => true,
-            (Some(Value::Object(_)), "record" | "object") => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (v, expected),
+            (None, _)
+                | (Some(Value::String(_)), "string")
+                | (Some(Value::Bool(_)), "boolean")
+                | (Some(Value::Object(_)), "record" | "object")
+        );
         if !ok {
             self.wrong_type(at, expected, v);
         }
