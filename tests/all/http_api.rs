@@ -598,8 +598,18 @@ on_both_servers!(writes_over_http, testapp(), |s| {
         )
         .await;
     assert_eq!((r.status, r.body["succeeded"].clone()), (200, json!(2)));
-    let r = s.call("POST", "/api/v1/data/t_category/updateMany", json!({"records": [{"id": a, "data": {"rank": 5}}, {"id": "missing", "data": {"rank": 6}}]}), t).await;
-    assert_eq!((r.status, r.code()), (404, "RECORD_NOT_FOUND"));
+    // Without options it stops at the first failure; what came before stays written.
+    let r = s.call("POST", "/api/v1/data/t_category/updateMany", json!({"records": [{"id": a, "data": {"rank": 5}}, {"id": "missing", "data": {"rank": 6}}, {"id": b, "data": {"rank": 7}}]}), t).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.body["succeeded"].clone(), r.body["failed"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(
+        r.body["results"][1]["errors"][0],
+        json!({"code": "RECORD_NOT_FOUND", "message": "Record missing not found in t_category", "httpStatus": 404})
+    );
+    assert_eq!(r.body["results"][2]["errors"][0]["code"], "NOT_ATTEMPTED");
     assert_eq!(
         s.call(
             "GET",
@@ -609,7 +619,22 @@ on_both_servers!(writes_over_http, testapp(), |s| {
         )
         .await
         .body["record"]["rank"],
-        json!(1),
+        json!(5),
+        "not atomic: the first record stays written"
+    );
+    // With options.atomic the failure rolls back the records before it.
+    let r = s.call("POST", "/api/v1/data/t_category/updateMany", json!({"records": [{"id": a, "data": {"rank": 1}}, {"id": "missing", "data": {"rank": 6}}], "options": {"atomic": true}}), t).await;
+    assert_eq!(r.body["results"][0]["errors"][0]["code"], "ROLLED_BACK");
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/api/v1/data/t_category/{}", a.as_str().unwrap()),
+            Value::Null,
+            t
+        )
+        .await
+        .body["record"]["rank"],
+        json!(5),
         "atomic: nothing applied"
     );
     let r = s.call("POST", "/api/v1/data/t_category/batch", json!({"operation": "upsert", "records": [{"id": "cat_x", "data": {"name": "X"}}, {"id": a, "data": {"rank": 9}}], "options": {"atomic": true}}), t).await;
@@ -628,9 +653,9 @@ on_both_servers!(writes_over_http, testapp(), |s| {
             "POST",
             "/api/v1/batch",
             json!({"operations": [
-        {"op": "create", "object": "t_category", "data": {"name": "Cross"}},
+        {"action": "create", "object": "t_category", "data": {"name": "Cross"}},
         {"action": "delete", "object": "t_lock", "id": lock.body["id"]},
-        {"op": "delete", "object": "t_item", "id": id}]}),
+        {"action": "delete", "object": "t_item", "id": id}]}),
             t,
         )
         .await;

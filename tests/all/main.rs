@@ -6,6 +6,7 @@ mod actions_route;
 mod artifact_load;
 mod artifact_validate;
 mod auth_hardening;
+mod bulk_writes;
 mod cli;
 mod csv_export;
 mod differential;

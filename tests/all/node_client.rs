@@ -64,11 +64,6 @@ async fn official_client_crud() {
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
-        "data.createMany departments, second fails its format rule",
-        "createMany errors: objectos prefixes the message with `records[1]: `",
-    ),
-    (
-        "hr_leave",
         "data.createMany departments, duplicate code",
         "unique violation message: objectos names the field, the real server says \"A record with this value already exists\"",
     ),
@@ -151,51 +146,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "helpdesk",
         "data.find activity written by hooks",
         "follows from the vip ticket not being escalated and the open ticket being deleted",
-    ),
-    (
-        "helpdesk",
-        "data.createMany contacts, second has no last name",
-        "createMany errors: objectos prefixes the message with `records[1]: `",
-    ),
-    (
-        "helpdesk",
-        "data.batch create, continueOnError",
-        "per-object batch: objectos's answer has no `operation`",
-    ),
-    (
-        "helpdesk",
-        "data.batch create, atomic, one fails",
-        "per-object atomic batch: objectos answers 400 for the whole call, the real server 200 with per-record ROLLED_BACK / VALIDATION_FAILED results",
-    ),
-    (
-        "helpdesk",
-        "data.updateMany agents, one unknown id",
-        "updateMany: objectos answers 404 for the whole call, the real server 200 with a per-record RECORD_NOT_FOUND",
-    ),
-    (
-        "helpdesk",
-        "data.deleteMany agents, one unknown id",
-        "deleteMany: objectos answers 404 for the whole call, the real server 200 with a per-record RECORD_NOT_FOUND",
-    ),
-    (
-        "helpdesk",
-        "data.find agents after the bulk calls",
-        "follows from deleteMany: Cleo was not deleted",
-    ),
-    (
-        "helpdesk",
-        "data.batchTransaction across objects with $ref",
-        "/batch: objectos does not resolve `{\"$ref\": n}` in a field value",
-    ),
-    (
-        "helpdesk",
-        "data.batchTransaction fails midway (rolled back)",
-        "/batch errors: objectos prefixes the message with `operations[1]: `",
-    ),
-    (
-        "helpdesk",
-        "data.find accounts after the batches",
-        "follows from the refused $ref batch: Cyberdyne was not created",
     ),
     (
         "helpdesk",

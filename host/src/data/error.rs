@@ -156,6 +156,18 @@ pub enum DataError {
     /// Hooks writing records whose hooks write records… deeper than the limit.
     #[error("Hooks nest deeper than {0} levels (a hook's write fired hooks that wrote again)")]
     HookDepth(usize),
+    /// A `{"$ref": n}` in a batch operation's data that names no earlier operation's record.
+    #[error("{0}")]
+    UnresolvedRef(String),
+    /// Operation `index` of a batch failed with `cause`, so the whole batch was rolled back. `done` holds the
+    /// record id each earlier operation had written (now undone). Everything else about the error is the
+    /// cause's: its kind, code and wire envelope.
+    #[error("{cause}")]
+    BatchAborted {
+        index: usize,
+        done: Vec<Option<String>>,
+        cause: Box<DataError>,
+    },
 }
 
 impl DataError {
@@ -184,6 +196,16 @@ impl DataError {
                 reading_one: true, ..
             } => ErrorKind::NotFound,
             DataError::HookRefused { .. } => ErrorKind::Invalid,
+            DataError::UnresolvedRef(_) => ErrorKind::Invalid,
+            DataError::BatchAborted { cause, .. } => cause.kind(),
+        }
+    }
+
+    /// The error itself, without the batch that carried it.
+    pub fn into_cause(self) -> DataError {
+        match self {
+            DataError::BatchAborted { cause, .. } => cause.into_cause(),
+            other => other,
         }
     }
 
@@ -209,6 +231,8 @@ impl DataError {
             DataError::PermissionDenied { .. } => "PERMISSION_DENIED",
             DataError::Service { code, .. } => code,
             DataError::HookRefused { .. } => "HOOK_REFUSED",
+            DataError::UnresolvedRef(_) => "BATCH_UNRESOLVED_REF",
+            DataError::BatchAborted { cause, .. } => cause.code(),
         }
     }
 
@@ -228,12 +252,16 @@ impl DataError {
             | DataError::ActionRefused { object, .. }
             | DataError::PermissionDenied { object, .. }
             | DataError::HookRefused { object, .. } => Some(object),
+            DataError::BatchAborted { cause, .. } => cause.object(),
             _ => None,
         }
     }
 
     /// The wire envelope `{error, code, object?, field?, fields?}` (a hook's refusal: `{error, object}`).
     pub fn to_wire(&self) -> Value {
+        if let DataError::BatchAborted { cause, .. } = self {
+            return cause.to_wire();
+        }
         let mut m = Map::new();
         if let DataError::HookRefused {
             object, message, ..

@@ -56,6 +56,14 @@ pub enum ApiError {
         object: String,
         fields: Vec<crate::data::error::FieldError>,
     },
+    /// A data error answered without its `object` (the cross-object batch's failures name no object).
+    Unscoped(DataError),
+    /// A refusal whose body is built by its route (`BATCH_TOO_LARGE` with its counts, a schema refusal
+    /// listing its `issues`).
+    Shaped {
+        status: u16,
+        body: Value,
+    },
 }
 
 impl ApiError {
@@ -92,6 +100,8 @@ impl ApiError {
             ApiError::Plain { status, .. } => *status,
             ApiError::StrictParam(_) | ApiError::Titled { .. } => 400,
             ApiError::Expired => 403,
+            ApiError::Unscoped(e) => status_of(e.kind()),
+            ApiError::Shaped { status, .. } => *status,
         }
     }
 
@@ -99,10 +109,19 @@ impl ApiError {
         match self {
             // Internal details go to the log (with the request id), not to the client.
             ApiError::Data(DataError::Internal(_))
+            | ApiError::Unscoped(DataError::Internal(_))
             | ApiError::Auth(AuthError::Data(DataError::Internal(_))) => {
                 json!({"error": "Internal server error", "code": "INTERNAL_ERROR"})
             }
             ApiError::Data(e) => e.to_wire(),
+            ApiError::Unscoped(e) => {
+                let mut body = e.to_wire();
+                if let Some(m) = body.as_object_mut() {
+                    m.remove("object");
+                }
+                body
+            }
+            ApiError::Shaped { body, .. } => body.clone(),
             ApiError::Auth(AuthError::Unauthenticated) => {
                 json!({"error": "UNAUTHENTICATED", "code": "UNAUTHENTICATED", "message": AuthError::Unauthenticated.to_string()})
             }
@@ -141,8 +160,21 @@ impl ApiError {
 
 impl From<DataError> for ApiError {
     fn from(e: DataError) -> Self {
-        ApiError::Data(e)
+        // A failed batch answers with the error of the operation that failed.
+        ApiError::Data(e.into_cause())
     }
+}
+
+/// One failed record of a multi-record write, as its `results[i].errors[0]`: `{code, message, httpStatus}`.
+/// A server-side failure says only that it failed (its reason goes to the log) and carries no status.
+pub fn row_error(e: &DataError, operation: &str) -> Value {
+    let status = status_of(e.kind());
+    if status >= 500 {
+        tracing::error!("a record of a multi-record {operation} failed: {e:?}");
+        return json!({"code": e.code(),
+            "message": format!("The {operation} of this record failed. The reason is in the server log.")});
+    }
+    json!({"code": e.code(), "message": e.to_string(), "httpStatus": status})
 }
 
 impl From<AuthError> for ApiError {

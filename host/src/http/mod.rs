@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod bulk;
 pub mod client;
 pub mod data;
 pub mod discovery;
@@ -290,6 +291,7 @@ pub fn router(state: Shared) -> Router {
         .merge(auth::routes())
         .merge(meta::routes())
         .merge(data::routes())
+        .merge(bulk::routes())
         .merge(actions::routes())
         .merge(services::routes())
         .merge(openapi::routes())

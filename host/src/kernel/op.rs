@@ -35,9 +35,13 @@ pub enum DataOp {
         id: String,
         expected_version: Option<String>,
     },
-    /// Creates, updates and deletes across objects, all or nothing.
+    /// Creates, updates and deletes across objects, all or nothing. With `resolve_refs`, a top-level value
+    /// `{"$ref": n}` in an operation's record or patch becomes the id of the record operation `n` (an earlier
+    /// one) wrote. A failure is [`DataError::BatchAborted`](crate::data::error::DataError::BatchAborted),
+    /// naming the operation that failed.
     Batch {
         operations: Vec<DataOp>,
+        resolve_refs: bool,
     },
 }
 
@@ -58,7 +62,7 @@ impl DataOp {
     /// Whether the operation (or any operation of a batch) writes an object that `pred` picks.
     pub fn touches(&self, pred: &impl Fn(&str) -> bool) -> bool {
         match self {
-            DataOp::Batch { operations } => operations.iter().any(|o| o.touches(pred)),
+            DataOp::Batch { operations, .. } => operations.iter().any(|o| o.touches(pred)),
             other => other.object().is_some_and(pred),
         }
     }

@@ -38,11 +38,11 @@ impl Kernel {
                     refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
                     let mut out = Vec::with_capacity(records.len());
-                    for (i, record) in records.into_iter().enumerate() {
+                    for record in records {
+                        // All or nothing; the first failing record's error is the answer, as for one create.
                         out.push(
                             self.insert_in(&mut *tx, principal, &schema, record, &mut *cx)
-                                .await
-                                .map_err(|e| at_index(e, "records", i))?,
+                                .await?,
                         );
                     }
                     Ok(OpResult::Records(out))
@@ -86,25 +86,41 @@ impl Kernel {
                     .await?;
                     Ok(OpResult::Deleted { id })
                 }
-                DataOp::Batch { operations } => {
-                    let mut out = Vec::with_capacity(operations.len());
+                DataOp::Batch {
+                    operations,
+                    resolve_refs,
+                } => {
+                    let mut out: Vec<OpResult> = Vec::with_capacity(operations.len());
                     for (i, op) in operations.into_iter().enumerate() {
-                        if matches!(
-                            op,
-                            DataOp::Find { .. } | DataOp::Get { .. } | DataOp::Batch { .. }
-                        ) {
-                            return Err(DataError::InvalidQuery {
-                                object: op.object().unwrap_or_default().to_string(),
-                                message: format!(
-                                    "operations[{i}]: a batch holds creates, updates and deletes only"
-                                ),
-                            });
+                        let step = async {
+                            let op = if resolve_refs {
+                                resolve_batch_refs(op, &out)?
+                            } else {
+                                op
+                            };
+                            if matches!(
+                                op,
+                                DataOp::Find { .. } | DataOp::Get { .. } | DataOp::Batch { .. }
+                            ) {
+                                return Err(DataError::InvalidQuery {
+                                    object: op.object().unwrap_or_default().to_string(),
+                                    message: format!(
+                                        "operations[{i}]: a batch holds creates, updates and deletes only"
+                                    ),
+                                });
+                            }
+                            self.write_in(&mut *tx, principal, op, &mut *cx).await
+                        };
+                        match step.await {
+                            Ok(r) => out.push(r),
+                            Err(cause) => {
+                                return Err(DataError::BatchAborted {
+                                    index: i,
+                                    done: out.iter().map(written_id).collect(),
+                                    cause: Box::new(cause.into_cause()),
+                                });
+                            }
                         }
-                        out.push(
-                            self.write_in(&mut *tx, principal, op, &mut *cx)
-                                .await
-                                .map_err(|e| at_index(e, "operations", i))?,
-                        );
                     }
                     Ok(OpResult::Batch(out))
                 }
@@ -561,7 +577,7 @@ impl Kernel {
 pub(crate) fn check_write_size(op: &DataOp) -> Result<(), DataError> {
     let (n, object) = match op {
         DataOp::CreateMany { records, object } => (records.len(), object.as_str()),
-        DataOp::Batch { operations } => (operations.len(), ""),
+        DataOp::Batch { operations, .. } => (operations.len(), ""),
         _ => return Ok(()),
     };
     let max = crate::data::limits::MAX_WRITE_BATCH;
@@ -711,29 +727,56 @@ pub(crate) fn check_client_id(object: &str, id: &str) -> Result<String, DataErro
     }
 }
 
-/// Names the record or operation of a multi-part write that failed (`records[2].qty`, `operations[1].title`).
-pub(crate) fn at_index(e: DataError, list: &str, i: usize) -> DataError {
-    match e {
-        DataError::Validation { object, fields } => DataError::Validation {
+/// The id of the record a batch operation wrote (none for a delete).
+fn written_id(r: &OpResult) -> Option<String> {
+    match r {
+        OpResult::Record(rec) => rec.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Replaces each top-level `{"$ref": n}` of a batch operation's record or patch with the id of the record
+/// operation `n` wrote. `n` must be the number of an earlier operation that wrote a record (a create or an
+/// update); anything else — a later or the same operation, a delete, a string, a fraction — is refused
+/// rather than written as an empty reference.
+fn resolve_batch_refs(op: DataOp, done: &[OpResult]) -> Result<DataOp, DataError> {
+    let resolve = |mut data: Record| -> Result<Record, DataError> {
+        for (field, value) in data.iter_mut() {
+            let Some(target) = value.as_object().and_then(|m| m.get("$ref")) else {
+                continue;
+            };
+            let id = target
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .and_then(|n| done.get(n))
+                .and_then(written_id);
+            match id {
+                Some(id) => *value = Value::String(id),
+                None => {
+                    return Err(DataError::UnresolvedRef(format!(
+                        "Unresolved $ref {target} on field '{field}' — must reference an earlier create in the same batch"
+                    )));
+                }
+            }
+        }
+        Ok(data)
+    };
+    Ok(match op {
+        DataOp::Create { object, record } => DataOp::Create {
             object,
-            fields: fields
-                .into_iter()
-                .map(|mut f| {
-                    f.message = format!("{list}[{i}]: {}", f.message);
-                    f.field = format!("{list}[{i}].{}", f.field);
-                    f
-                })
-                .collect(),
+            record: resolve(record)?,
         },
-        DataError::InvalidField {
+        DataOp::Update {
             object,
-            field,
-            message,
-        } => DataError::InvalidField {
+            id,
+            patch,
+            expected_version,
+        } => DataOp::Update {
             object,
-            field: format!("{list}[{i}].{field}"),
-            message: format!("{list}[{i}]: {message}"),
+            id,
+            patch: resolve(patch)?,
+            expected_version,
         },
         other => other,
-    }
+    })
 }
