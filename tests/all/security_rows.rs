@@ -201,6 +201,46 @@ async fn run(db: Db) {
         s.call("GET", reports, Value::Null, Some(&emp)).await.status,
         403
     );
+
+    // A grant applies only within its validity window: an expired one and one not yet valid give nothing.
+    for window in [
+        json!({"valid_until": "2020-01-01T00:00:00.000Z"}),
+        json!({"valid_from": "2999-01-01T00:00:00.000Z"}),
+    ] {
+        let mut grant = json!({"user_id": emp_id, "position": "exp_employee", "reason": "audit"});
+        grant
+            .as_object_mut()
+            .expect("grant")
+            .extend(window.as_object().cloned().expect("window"));
+        let r = s.call("POST", UP, grant, Some(&admin)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["record"]["reason"], "audit");
+        assert_eq!(
+            s.call("GET", reports, Value::Null, Some(&emp)).await.status,
+            403,
+            "{window}"
+        );
+        let id = r.body["id"].as_str().expect("id").to_string();
+        let r = s
+            .call("DELETE", &format!("{UP}/{id}"), Value::Null, Some(&admin))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Within the window it applies.
+    let r = s
+        .call(
+            "POST",
+            UP,
+            json!({"user_id": emp_id, "position": "exp_employee",
+                   "valid_from": "2020-01-01T00:00:00.000Z", "valid_until": "2999-01-01T00:00:00.000Z"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        s.call("GET", reports, Value::Null, Some(&emp)).await.status,
+        200
+    );
 }
 
 #[tokio::test]

@@ -318,6 +318,19 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema, viewer: &Viewer, access: &
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // The record's display field, as the real server derives it when none is declared: `name`, else the
+    // first text field.
+    if !item.contains_key("nameField") {
+        let text = |v: &Value| v.get("type").and_then(Value::as_str) == Some("text");
+        let derived = declared
+            .get("name")
+            .filter(|v| text(v))
+            .map(|_| "name".to_string())
+            .or_else(|| declared.iter().find(|(_, v)| text(v)).map(|(k, _)| k.clone()));
+        if let Some(name) = derived {
+            item.insert("nameField".into(), json!(name));
+        }
+    }
     let mut fields = Map::new();
     for f in schema.fields.iter().filter(|f| f.system && f.name != "id") {
         fields.insert(

@@ -181,11 +181,19 @@ impl Kernel {
     }
 
     /// The positions `user_id` holds through `sys_user_position` rows.
+    /// A grant applies within its `valid_from` / `valid_until` window (either may be empty), checked when a
+    /// session's positions are worked out.
     pub async fn assigned_positions(&self, user_id: &str) -> Result<Vec<String>, DataError> {
+        let now = chrono::Utc::now();
+        let at = |r: &Record, field: &str| {
+            text(r, field).and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        };
         Ok(self
             .rows(USER_POSITION, &eq("user_id", user_id))
             .await?
             .iter()
+            .filter(|r| at(r, "valid_from").is_none_or(|from| from <= now))
+            .filter(|r| at(r, "valid_until").is_none_or(|until| until > now))
             .filter_map(|r| text(r, "position"))
             .collect())
     }

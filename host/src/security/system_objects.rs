@@ -98,7 +98,15 @@ pub fn definitions() -> Vec<ObjectDef> {
             "fields": {
                 "user_id": {"type": "lookup", "reference": USER, "required": true},
                 "position": {"type": "text", "required": true, "maxLength": 200},
-                "business_unit_id": {"type": "text", "maxLength": 200}
+                "business_unit_id": {"type": "text", "maxLength": 200},
+                // The grant's bookkeeping, as the real server keeps it (stored, not yet acted on).
+                "granted_by": {"type": "text", "maxLength": 200},
+                "valid_from": {"type": "datetime"},
+                "valid_until": {"type": "datetime"},
+                "reason": {"type": "text", "maxLength": 2000},
+                "delegated_from": {"type": "text", "maxLength": 200},
+                "last_certified_at": {"type": "datetime"},
+                "certified_by": {"type": "text", "maxLength": 200}
             }
         },
         {
