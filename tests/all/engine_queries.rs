@@ -429,7 +429,9 @@ crate::on_both_drivers!(money_does_not_drift, |k| {
         e.to_wire()["fields"][0]["constraint"],
         json!({"scale": 2, "actual": 3})
     );
-    let r = k.ok("t_item", json!({"name": "exact", "price": 10.01})).await;
+    let r = k
+        .ok("t_item", json!({"name": "exact", "price": 10.01}))
+        .await;
     assert_eq!(
         k.get("t_item", &id_of(&r)).await.unwrap()["price"],
         json!(10.01)
