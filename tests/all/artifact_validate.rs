@@ -43,7 +43,7 @@ fn broken_artifacts_name_their_paths() {
                 let dup = a["objects"][1].clone();
                 a["objects"].as_array_mut().unwrap().push(dup);
             }),
-            "objects[6].name: duplicate object name \"t_item\" (first declared at objects[1])",
+            "objects[7].name: duplicate object name \"t_item\" (first declared at objects[1])",
         ),
         (
             "select default not among options",

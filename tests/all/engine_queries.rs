@@ -420,11 +420,18 @@ crate::on_both_drivers!(money_does_not_drift, |k| {
         )
         .await;
     assert_eq!(rows[0]["s"], json!(10798.59));
-    // Input with more fraction digits than the scale is rounded on write.
+    // Input with more fraction digits than the scale is refused (max_scale), never rounded away.
+    let e = k
+        .create("t_item", json!({"name": "round", "price": 10.005}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_wire()["fields"][0]["constraint"],
+        json!({"scale": 2, "actual": 3})
+    );
     let r = k
-        .ok("t_item", json!({"name": "round", "price": 10.005}))
+        .ok("t_item", json!({"name": "exact", "price": 10.01}))
         .await;
-    assert_eq!(r["price"], json!(10.01));
     assert_eq!(
         k.get("t_item", &id_of(&r)).await.unwrap()["price"],
         json!(10.01)

@@ -26,14 +26,14 @@ on_all_drivers!(coercion_round_trips, |k| {
     let r = k
         .ok(
             "t_item",
-            json!({"name": "zoo", "qty": "42", "price": "19.999", "rate": 33.333, "active": "true", "due": "2026-05-04T10:00:00Z",
-                "at": "2026-05-04 10:11:12", "starts": "09:30", "status": "closed", "tags": "red, blue", "email": "z@example.com",
+            json!({"name": "zoo", "qty": "42", "price": "19.99", "rate": 33.33, "active": "true", "due": "2026-05-04T10:00:00Z",
+                "at": "2026-05-04 10:11:12", "starts": "09:30", "status": "closed", "tags": ["red", "blue"], "email": "z@example.com",
                 "site": "https://example.com/x", "notes": 123, "meta": {"a": [1, 2, {"b": null}]}, "rating": 4, "keywords": ["x", "y"],
                 "embedding": [0.1, 0.2, 0.3]}),
         )
         .await;
     let stored = k.get("t_item", &id_of(&r)).await.unwrap();
-    let expected = json!({"qty": 42, "price": 20, "rate": 33.33, "active": true, "due": "2026-05-04", "at": "2026-05-04T10:11:12.000Z",
+    let expected = json!({"qty": 42, "price": 19.99, "rate": 33.33, "active": true, "due": "2026-05-04", "at": "2026-05-04T10:11:12.000Z",
         "starts": "09:30:00", "status": "closed", "tags": ["red", "blue"], "email": "z@example.com", "site": "https://example.com/x",
         "notes": "123", "meta": {"a": [1, 2, {"b": null}]}, "rating": 4, "keywords": ["x", "y"], "embedding": [0.1, 0.2, 0.3],
         "code": "IT-0001", "color": "#000000"});
@@ -169,14 +169,26 @@ on_all_drivers!(error_codes, |k| {
         (
             json!({"name": "n", "embedding": ["a"]}),
             "embedding",
-            "invalid_vector",
-            json!(null),
+            "invalid_type",
+            json!({"type": "vector", "detail": "Invalid input: expected number, received string"}),
         ),
         (
             json!({"name": "n", "keywords": {"a": 1}}),
             "keywords",
             "invalid_type",
             json!(null),
+        ),
+        (
+            json!({"name": "n", "price": 1.234}),
+            "price",
+            "max_scale",
+            json!({"scale": 2, "actual": 3}),
+        ),
+        (
+            json!({"name": "n", "rate": "0.125"}),
+            "rate",
+            "max_scale",
+            json!({"scale": 2, "actual": 3}),
         ),
     ];
     for (record, field, code, constraint) in cases {
@@ -323,4 +335,216 @@ on_all_drivers!(system_fields_and_ids, |k| {
     // Objects with org/none ownership have no owner columns.
     let r = k.ok("t_org_unique", json!({"code": "A"})).await;
     assert!(r.get("owner_id").is_none());
+});
+
+/// The first field error of a refused `t_shape` create.
+async fn shape_refusal(k: &K<'_>, record: Value) -> Value {
+    let e = k
+        .create("t_shape", record.clone())
+        .await
+        .expect_err(&format!("{record} must be refused"));
+    assert_eq!(
+        objectos_host::http::errors::status_of(e.kind()),
+        400,
+        "{record}: {e}"
+    );
+    e.to_wire()["fields"][0].clone()
+}
+
+on_all_drivers!(value_messages_as_the_real_server_words_them, |k| {
+    // Decimal scale: refused with the digits counted, never rounded away.
+    let f = refusal(&k, json!({"name": "n", "price": 1.234})).await;
+    assert_eq!(
+        f,
+        json!({"field": "price", "code": "max_scale", "message": "Price must have at most 2 decimal places (got 3)",
+            "label": "Price", "constraint": {"scale": 2, "actual": 3}})
+    );
+    let f = shape_refusal(&k, json!({"weight": 1.5})).await;
+    assert_eq!(
+        f["message"],
+        "Weight must have at most 0 decimal places (got 1)"
+    );
+    // Option lists name the offending item.
+    let f = refusal(&k, json!({"name": "n", "tags": ["red", "pink"]})).await;
+    assert_eq!(
+        f,
+        json!({"field": "tags", "code": "invalid_option", "message": "Tags: \"pink\" is not one of: red, green, blue",
+            "label": "Tags", "constraint": {"allowed": "red, green, blue"}, "value": "pink", "options": ["red", "green", "blue"]})
+    );
+    let f = refusal(&k, json!({"name": "n", "tags": {"red": true}})).await;
+    assert_eq!(
+        (f["code"].clone(), f["message"].clone()),
+        (
+            json!("invalid_type"),
+            json!("Tags must be an array of values")
+        )
+    );
+    // Formats.
+    let f = refusal(&k, json!({"name": "n", "at": "yesterday"})).await;
+    assert_eq!(f["message"], "At must be a valid datetime (ISO-8601)");
+    let f = refusal(&k, json!({"name": "n", "site": "www.x.test"})).await;
+    assert_eq!(f["message"], "Site must be a valid URL (scheme://...)");
+    let f = refusal(&k, json!({"name": "n", "site": "mailto:a@x.test"})).await;
+    assert_eq!(f["code"], "invalid_url");
+    let f = shape_refusal(&k, json!({"phone": "call me"})).await;
+    assert_eq!(
+        f,
+        json!({"field": "phone", "code": "invalid_phone", "message": "Phone must be a valid phone number", "label": "Phone"})
+    );
+    let f = refusal(&k, json!({"name": "n", "embedding": [1, "a"]})).await;
+    assert_eq!(
+        f,
+        json!({"field": "embedding", "code": "invalid_type",
+            "message": "Embedding has an invalid vector value: Invalid input: expected number, received string",
+            "label": "Embedding", "constraint": {"type": "vector", "detail": "Invalid input: expected number, received string"}})
+    );
+    // Structured shapes: `<Label> has an invalid <type> value: <detail>`, with {type, detail}.
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            json!({"spot": {"lat": 200, "lng": 0}}),
+            "location",
+            "Too big: expected number to be <=90",
+        ),
+        (
+            json!({"spot": {"lat": 0, "lng": -200}}),
+            "location",
+            "Too small: expected number to be >=-180",
+        ),
+        (
+            json!({"spot": {"lat": 1}}),
+            "location",
+            "Invalid input: expected number, received undefined",
+        ),
+        (
+            json!({"spot": "48.8,2.3"}),
+            "location",
+            "Invalid input: expected object, received string",
+        ),
+        (
+            json!({"office": {"city": 7}}),
+            "address",
+            "Invalid input: expected string, received number",
+        ),
+        (
+            json!({"doc": "https://x.test/d.pdf"}),
+            "file",
+            "Expected an opaque sys_file id",
+        ),
+        (
+            json!({"doc": {"url": "https://x.test/d.pdf"}}),
+            "file",
+            "Invalid input: expected string, received object",
+        ),
+        (
+            json!({"logo": "a/b.png"}),
+            "avatar",
+            "Expected an opaque sys_file id",
+        ),
+        (
+            json!({"size": [1, 2]}),
+            "composite",
+            "Invalid input: expected record, received array",
+        ),
+        (
+            json!({"rows": {"a": 1}}),
+            "repeater",
+            "Invalid input: expected array, received object",
+        ),
+        (
+            json!({"rows": [{"a": 1}, 2]}),
+            "repeater",
+            "Invalid input: expected record, received number",
+        ),
+    ];
+    for (record, kind, detail) in cases {
+        let f = shape_refusal(&k, record.clone()).await;
+        let label = f["label"].as_str().unwrap().to_string();
+        assert_eq!(f["code"], "invalid_type", "{record}");
+        assert_eq!(
+            f["message"],
+            json!(format!("{label} has an invalid {kind} value: {detail}")),
+            "{record}"
+        );
+        assert_eq!(
+            f["constraint"],
+            json!({"type": kind, "detail": detail}),
+            "{record}"
+        );
+    }
+    // Unknown keys of a closed shape are named, with the key meant.
+    let f = shape_refusal(&k, json!({"office": {"zip": "75001"}})).await;
+    let detail = f["constraint"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(
+            "Unrecognized key(s) on this address value: `zip`. Did you mean `zip` → `postalCode`? Until this shape was closed"
+        ),
+        "{detail}"
+    );
+    let f = shape_refusal(&k, json!({"spot": {"latitude": 1, "longitude": 2}})).await;
+    assert!(
+        f["message"].as_str().unwrap().starts_with(
+            "Spot has an invalid location value: Unrecognized key(s) on this location value: `latitude`, `longitude`. \
+             Did you mean `latitude` → `lat`, `longitude` → `lng`?"
+        ),
+        "{f}"
+    );
+    // Nothing was written by any refused create.
+    assert!(k.find("t_shape", json!({})).await.is_empty());
+});
+
+on_all_drivers!(values_the_real_server_lets_through, |k| {
+    let r = k
+        .ok(
+            "t_shape",
+            json!({"name": "ok", "spot": {"lat": -90, "lng": 180, "altitude": 35}, "office": {"city": "Paris", "postalCode": "75001"},
+                "doc": "giFKPYAK2GC9J-L-", "photos": "f_1", "logo": "L0g0_id", "size": {"w": 2}, "rows": [{"a": 1}], "phone": "+33 (1) 23-45.67",
+                "layout": {"aisles": 3}, "done": 101, "labels": "a,b"}),
+        )
+        .await;
+    let stored = k.get("t_shape", &id_of(&r)).await.unwrap();
+    let expected = json!({"spot": {"lat": -90, "lng": 180, "altitude": 35}, "office": {"city": "Paris", "postalCode": "75001"},
+        "doc": "giFKPYAK2GC9J-L-", "photos": ["f_1"], "logo": "L0g0_id", "size": {"w": 2}, "rows": [{"a": 1}],
+        "phone": "+33 (1) 23-45.67", "layout": "{\"aisles\":3}", "done": 101, "labels": ["a,b"]});
+    for (key, want) in expected.as_object().unwrap() {
+        assert_eq!(&stored[key], want, "{key}");
+        assert_eq!(&r[key], want, "create response {key}");
+    }
+    // A progress value is still a number; a code payload still has its length limit.
+    let f = shape_refusal(&k, json!({"done": "most"})).await;
+    assert_eq!(f["code"], "invalid_number");
+    let f = shape_refusal(&k, json!({"layout": {"aisles": 3, "racks": 12}})).await;
+    assert_eq!(
+        (f["code"].clone(), f["constraint"].clone()),
+        (json!("max_length"), json!({"maxLength": 20, "actual": 23}))
+    );
+    // A lone option is a list of one; ftp URLs and relative paths are URLs.
+    let r = k
+        .ok(
+            "t_item",
+            json!({"name": "lone", "tags": "red", "site": "ftp://files.x.test"}),
+        )
+        .await;
+    assert_eq!(
+        (r["tags"].clone(), r["site"].clone()),
+        (json!(["red"]), json!("ftp://files.x.test"))
+    );
+    let u = k
+        .update(
+            "t_item",
+            &id_of(&r),
+            json!({"site": "/docs/a", "price": "12.50"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (u["site"].clone(), u["price"].clone()),
+        (json!("/docs/a"), json!(12.5))
+    );
+    // The same checks hold on update.
+    let e = k
+        .update("t_item", &id_of(&r), json!({"price": 0.001}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_wire()["fields"][0]["code"], "max_scale");
 });

@@ -31,9 +31,9 @@ async fn scenario(url: &str) {
     )
     .await
     .unwrap();
-    // Six artifact objects and nine runtime-provided ones (users, organizations, sessions, API keys, positions,
+    // Seven artifact objects and nine runtime-provided ones (users, organizations, sessions, API keys, positions,
     // permission sets, position → permission-set bindings, user positions, the audit log).
-    assert_eq!(report.schema.created_tables.len(), 15);
+    assert_eq!(report.schema.created_tables.len(), 16);
     let rec = json!({"name": "kept", "qty": 5})
         .as_object()
         .cloned()

@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod query;
 pub mod scalar;
 pub mod schema;
+pub mod shapes;
 pub mod sql;
 mod sql_exec;
 pub mod sql_tx;

@@ -3,6 +3,7 @@
 use crate::artifact::fields::{FieldType, StorageKind};
 use crate::data::catalog::FieldSchema;
 use crate::data::error::FieldError;
+use crate::data::shapes;
 use chrono::NaiveTime;
 use serde_json::{Value, json};
 
@@ -70,8 +71,10 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
                 _ => None,
             }
             .ok_or_else(|| err("invalid_number", format!("{label} must be a number")))?;
+            // A progress value is not held to its bounds (101 of 100 is stored), as on the real server.
             if let Some(min) = field.min
                 && n < min
+                && field.ftype != Progress
             {
                 return Err(
                     err("min_value", format!("{label} must be ≥ {}", fmt_bound(min)))
@@ -80,16 +83,24 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
             }
             if let Some(max) = field.max
                 && n > max
+                && field.ftype != Progress
             {
                 return Err(
                     err("max_value", format!("{label} must be ≤ {}", fmt_bound(max)))
                         .with_constraint(json!({ "max": number_value(max) })),
                 );
             }
-            let n = match field.scale {
-                Some(s) => round_to_scale(n, s),
-                None => n,
-            };
+            // More fraction digits than the field's scale are refused, never rounded away.
+            if let Some(scale) = field.scale {
+                let actual = decimal_places(n);
+                if actual > scale {
+                    return Err(err(
+                        "max_scale",
+                        format!("{label} must have at most {scale} decimal places (got {actual})"),
+                    )
+                    .with_constraint(json!({ "scale": scale, "actual": actual })));
+                }
+            }
             Ok(number_value(n))
         }
         Boolean | Toggle => match value {
@@ -117,7 +128,7 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
             .ok_or_else(|| {
                 err(
                     "invalid_date",
-                    format!("{label} must be a valid date-time (ISO-8601)"),
+                    format!("{label} must be a valid datetime (ISO-8601)"),
                 )
                 .with_constraint(json!({"type": "datetime"}))
             }),
@@ -135,26 +146,43 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
         }
         Select | Radio if !field.multiple => {
             let s = scalar_text(value).ok_or_else(|| invalid_option(field))?;
-            if field.options.contains(&s) {
+            // Without declared options the value is free-form.
+            if field.options.is_empty() || field.options.contains(&s) {
                 Ok(Value::String(s))
             } else {
                 Err(invalid_option(field))
             }
         }
-        Select | Radio | Multiselect | Checkboxes => {
-            let items = list_of_text(value).ok_or_else(|| invalid_option(field))?;
-            if items.iter().all(|s| field.options.iter().any(|o| o == s)) {
-                Ok(Value::from(items))
-            } else {
-                Err(invalid_option(field))
+        Select | Radio | Multiselect | Checkboxes | Tags => {
+            // A lone value is a list of one (`"a,b"` is the one tag "a,b").
+            let items: Vec<&Value> = match value {
+                Value::Array(items) => items.iter().collect(),
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => vec![value],
+                _ => {
+                    return Err(err(
+                        "invalid_type",
+                        format!("{label} must be an array of values"),
+                    ));
+                }
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match scalar_text(item) {
+                    Some(s) if field.options.is_empty() || field.options.contains(&s) => {
+                        out.push(Value::String(s))
+                    }
+                    Some(s) => return Err(invalid_option_value(field, s)),
+                    None if field.options.is_empty() => {
+                        return Err(err(
+                            "invalid_type",
+                            format!("{label} must be an array of values"),
+                        ));
+                    }
+                    None => return Err(invalid_option_value(field, item.to_string())),
+                }
             }
+            Ok(Value::Array(out))
         }
-        Tags => list_of_text(value).map(Value::from).ok_or_else(|| {
-            err(
-                "invalid_type",
-                format!("{label} must be a list of text values"),
-            )
-        }),
         Lookup | MasterDetail | Tree | User => {
             if field.multiple {
                 let ids: Option<Vec<String>> = match value {
@@ -186,35 +214,90 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
         }
         Url => {
             let s = text_value(field, value)?;
-            match url::Url::parse(&s) {
-                Ok(u) if u.has_host() || u.scheme() == "mailto" => Ok(Value::String(s)),
-                _ => Err(err("invalid_url", format!("{label} must be a valid URL"))),
+            if is_url(&s) {
+                Ok(Value::String(s))
+            } else {
+                Err(err(
+                    "invalid_url",
+                    format!("{label} must be a valid URL (scheme://...)"),
+                ))
             }
         }
-        Vector => {
-            let nums: Option<Vec<f64>> = value
-                .as_array()
-                .map(|a| a.iter().map(Value::as_f64).collect())
-                .unwrap_or(None);
-            match nums {
-                // `dimensions` is not enforced: the protocol's own showcase seeds a 4-number vector into a
-                // 1536-dimension field, and the real server accepts it.
-                Some(_) => Ok(value.clone()),
-                None => Err(err(
-                    "invalid_vector",
-                    format!("{label} must be a list of numbers"),
-                )),
+        Phone => {
+            let s = text_value(field, value)?;
+            if is_phone(&s) {
+                Ok(Value::String(s))
+            } else {
+                Err(err(
+                    "invalid_phone",
+                    format!("{label} must be a valid phone number"),
+                ))
             }
         }
-        Json | Composite | Repeater | Record | Location | Address | Image | File | Avatar
-        | Video | Audio => Ok(value.clone()),
+        Vector => shaped(field, value, shapes::vector),
+        Composite | Record => shaped(field, value, shapes::record),
+        Repeater => shaped(field, value, shapes::repeater),
+        Location => shaped(field, value, shapes::location),
+        Address => shaped(field, value, shapes::address),
+        Image | File | Avatar | Video | Audio if field.multiple => match value {
+            Value::Array(_) => Ok(value.clone()),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(json!([value])),
+            _ => Err(err(
+                "invalid_type",
+                format!("{label} must be an array of values"),
+            )),
+        },
+        Image | File | Avatar | Video | Audio => shaped(field, value, shapes::file_id),
+        Json => Ok(value.clone()),
+        // A code field holds a JSON payload as its text when given one.
+        Code if value.is_object() || value.is_array() => Ok(Value::String(text_value(
+            field,
+            &Value::String(value.to_string()),
+        )?)),
         Formula | Summary | Autonumber => Err(err(
             "readonly",
             format!("{label} is computed and cannot be written"),
         )),
-        Text | Textarea | Phone | Password | Secret | Markdown | Html | Richtext | Code | Color
+        Text | Textarea | Password | Secret | Markdown | Html | Richtext | Code | Color
         | Signature | Qrcode => Ok(Value::String(text_value(field, value)?)),
     }
+}
+
+/// A structured value checked against its shape: `<Label> has an invalid <type> value: <detail>`.
+fn shaped(
+    field: &FieldSchema,
+    value: &Value,
+    check: fn(&Value) -> Result<(), String>,
+) -> Result<Value, FieldError> {
+    check(value).map(|()| value.clone()).map_err(|detail| {
+        let kind = field.ftype.as_str();
+        FieldError::new(
+            &field.name,
+            &field.label,
+            "invalid_type",
+            format!("{} has an invalid {kind} value: {detail}", field.label),
+        )
+        .with_constraint(json!({ "type": kind, "detail": detail }))
+    })
+}
+
+/// Fraction digits of a number as its shortest decimal spelling has them (`1.234` has 3, `1e-7` has 7).
+fn decimal_places(n: f64) -> u32 {
+    let text = format!("{}", n.abs());
+    text.split_once('.')
+        .map_or(0, |(_, frac)| frac.len() as u32)
+}
+
+/// One list item that is not an option: `Tags: "nope" is not one of: a, b`.
+fn invalid_option_value(field: &FieldSchema, item: String) -> FieldError {
+    let mut e = invalid_option(field);
+    e.message = format!(
+        "{}: \"{item}\" is not one of: {}",
+        field.label,
+        field.options.join(", ")
+    );
+    e.value = Some(Box::new(Value::String(item)));
+    e
 }
 
 fn invalid_option(field: &FieldSchema) -> FieldError {
@@ -235,19 +318,6 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn list_of_text(v: &Value) -> Option<Vec<String>> {
-    match v {
-        Value::Array(items) => items.iter().map(scalar_text).collect(),
-        Value::String(s) => Some(
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        ),
         _ => None,
     }
 }
@@ -299,14 +369,50 @@ fn text_value(field: &FieldSchema, value: &Value) -> Result<String, FieldError> 
     Ok(s)
 }
 
+/// `^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$`, the real server's test.
 fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
+    let plain = |c: char| !c.is_whitespace() && c != '@';
+    let labels: Vec<&str> = domain.split('.').collect();
     !local.is_empty()
-        && !local.contains(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains(['@', ' '])
+        && local.chars().all(plain)
+        && labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && l.chars().all(plain))
+}
+
+/// `^(?:[a-z][a-z0-9+.-]*://\S+|/\S*|data:\S+|blob:\S+)$` (case-insensitive), the real server's test.
+fn is_url(s: &str) -> bool {
+    if s.is_empty() || s.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    if s.starts_with('/') {
+        return true;
+    }
+    if let Some(rest) = lower
+        .strip_prefix("data:")
+        .or_else(|| lower.strip_prefix("blob:"))
+        && !rest.is_empty()
+    {
+        return true;
+    }
+    match lower.split_once("://") {
+        Some((scheme, rest)) => {
+            !rest.is_empty()
+                && scheme.starts_with(|c: char| c.is_ascii_lowercase())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
+        }
+        None => false,
+    }
+}
+
+/// `^[+()\-\s\d.]{5,}$`, the real server's test.
+fn is_phone(s: &str) -> bool {
+    s.chars().count() >= 5
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+()-.".contains(c))
 }
