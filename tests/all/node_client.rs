@@ -64,21 +64,6 @@ async fn official_client_crud() {
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "hr_leave",
-        "data.createMany departments, duplicate code",
-        "unique violation message: objectos names the field, the real server says \"A record with this value already exists\"",
-    ),
-    (
-        "hr_leave",
-        "data.update submitted -> rejected without comment (refused)",
-        "`requiredWhen` as a transition gate: objectos accepts clearing/omitting the comment on the way to rejected",
-    ),
-    (
-        "hr_leave",
-        "data.query unknown field (refused)",
-        "query errors name `filter` where the real server names the QueryAST's `where`",
-    ),
-    (
-        "hr_leave",
         "erin: actions.invoke hr_submit again (refused by the body)",
         "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
@@ -86,11 +71,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "hr_leave",
         "mark: actions.invoke hr_approve again (refused by the body)",
         "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
-    ),
-    (
-        "hr_leave",
-        "erin: actions.invoke hr_cancel",
-        "actions: `visible` is enforced on the server (deliberate), and objectos's CEL has no `lowerAscii` yet, so hr_cancel's condition fails and the action is refused",
     ),
     (
         "hr_leave",
@@ -103,59 +83,9 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
     (
-        "hr_leave",
-        "admin: data.find final leave requests",
-        "follows from the refused hr_cancel: the request stays approved",
-    ),
-    (
-        "helpdesk",
-        "data.create vip ticket (priority bumped)",
-        "hooks: the hd_ticket_vip_bump condition (`tags.exists`/`all`) does not fire on objectos, so the priority stays normal",
-    ),
-    (
-        "helpdesk",
-        "data.create spam ticket (hook refuses)",
-        "hook refusals: objectos answers code VALIDATION_FAILED, the real server's body has no code",
-    ),
-    (
-        "helpdesk",
-        "data.query group by priority with aggregations",
-        "follows from the vip ticket not being bumped to high",
-    ),
-    (
-        "helpdesk",
-        "data.query on a formula field (refused)",
-        "query errors name `filter` where the real server names `where`, and the formula message differs",
-    ),
-    (
-        "helpdesk",
-        "data.query expand as an array (refused)",
-        "query route: objectos accepts `expand` as an array; the real server refuses it (400 \"Invalid query request\")",
-    ),
-    (
-        "helpdesk",
-        "data.update a closed ticket (frozen by a hook)",
-        "hook refusals: objectos answers code VALIDATION_FAILED, the real server's body has no code",
-    ),
-    (
-        "helpdesk",
-        "data.delete an open ticket (refused by a hook)",
-        "hooks: the beforeDelete guard (`!(record.status in [...])`) does not refuse on objectos, so the open ticket is deleted",
-    ),
-    (
-        "helpdesk",
-        "data.find activity written by hooks",
-        "follows from the vip ticket not being escalated and the open ticket being deleted",
-    ),
-    (
         "helpdesk",
         "portal: data.create ticket",
         "deliberate (README, Hardening: lookups name only records the caller may read): the portal user cannot read hd_account, so objectos refuses the lookup; the real server accepts it",
-    ),
-    (
-        "helpdesk",
-        "portal: data.find agents (beforeFind hook refuses)",
-        "hook refusals: objectos answers code VALIDATION_FAILED, the real server's body has no code",
     ),
     (
         "helpdesk",

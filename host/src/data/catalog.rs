@@ -52,18 +52,23 @@ impl FieldPredicates {
     fn of(object: &str, name: &str, def: &FieldDef) -> Option<Arc<FieldPredicates>> {
         // A predicate that does not compile is logged and fails closed: the option is never offered, the
         // field is always read-only (a `requiredWhen` that cannot be read never requires).
-        let compile = |what: &str, v: Option<&Value>, closed: &str| -> Option<crate::expr::Compiled> {
-            let source = match v? {
-                Value::String(s) => s.as_str(),
-                other => crate::expr::expression_source(other)?,
+        let compile =
+            |what: &str, v: Option<&Value>, closed: &str| -> Option<crate::expr::Compiled> {
+                let source = match v? {
+                    Value::String(s) => s.as_str(),
+                    other => crate::expr::expression_source(other)?,
+                };
+                crate::expr::compile(source)
+                    .inspect_err(|e| {
+                        tracing::error!(
+                            object,
+                            field = name,
+                            "{what} does not compile ({e}); taken as {closed}"
+                        )
+                    })
+                    .or_else(|_| crate::expr::compile(closed))
+                    .ok()
             };
-            crate::expr::compile(source)
-                .inspect_err(|e| {
-                    tracing::error!(object, field = name, "{what} does not compile ({e}); taken as {closed}")
-                })
-                .or_else(|_| crate::expr::compile(closed))
-                .ok()
-        };
         let p = FieldPredicates {
             required_when: compile("requiredWhen", def.extra.get("requiredWhen"), "false"),
             readonly_when: compile("readonlyWhen", def.extra.get("readonlyWhen"), "true"),

@@ -326,7 +326,12 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema, viewer: &Viewer, access: &
             .get("name")
             .filter(|v| text(v))
             .map(|_| "name".to_string())
-            .or_else(|| declared.iter().find(|(_, v)| text(v)).map(|(k, _)| k.clone()));
+            .or_else(|| {
+                declared
+                    .iter()
+                    .find(|(_, v)| text(v))
+                    .map(|(k, _)| k.clone())
+            });
         if let Some(name) = derived {
             item.insert("nameField".into(), json!(name));
         }
