@@ -15,7 +15,7 @@
 #
 # Exit status: the goal is 0 failures everywhere; until then `tests/schemathesis/baseline.json` holds, per app,
 # how many failures (junit <failure> elements) the last accepted run found. A run fails when an app has more
-# failures than its baseline (a regression) and says so when it has fewer (lower the baseline then). A skipped
+# failures than its baseline (a regression) and says so when it has clearly fewer (lower the baseline then). A skipped
 # run (no PyPI) passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,8 +112,8 @@ except (OSError, ET.ParseError):
     print("fail no junit report"); sys.exit()
 allowed = json.load(open(baseline)).get(app, 0)
 if n > allowed: print(f"fail {n} failures, more than the baseline {allowed}")
-elif n < allowed: print(f"ok {n} failures, fewer than the baseline {allowed}: lower it in {baseline}")
-else: print(f"ok {n} failures (baseline {allowed}; goal 0)")
+elif n * 1.1 + 1 < allowed: print(f"ok {n} failures, well under the ceiling {allowed}: lower it in {baseline} (goal 0)")
+else: print(f"ok {n} failures (ceiling {allowed}; goal 0)")
 PY
 )"
   echo "schemathesis: $app: ${verdict#* }"
