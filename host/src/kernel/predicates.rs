@@ -7,6 +7,7 @@
 use crate::data::catalog::ObjectSchema;
 use crate::data::driver::Record;
 use crate::data::error::FieldError;
+use crate::data::values::is_blank;
 use crate::expr::Compiled;
 use serde_json::Value;
 
@@ -19,15 +20,6 @@ fn holds(c: &Compiled, record: &Record, user: &Value) -> bool {
         ),
         Ok(Value::Bool(true))
     )
-}
-
-fn blank(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.trim().is_empty(),
-        Some(Value::Array(a)) => a.is_empty(),
-        _ => false,
-    }
 }
 
 /// Takes out of an update's payload each field whose `readonlyWhen` holds on the stored record; answers
@@ -67,7 +59,7 @@ pub(crate) fn check(
     for f in &schema.fields {
         let Some(p) = &f.predicates else { continue };
         if let Some(c) = &p.required_when
-            && blank(candidate.get(&f.name))
+            && candidate.get(&f.name).is_none_or(is_blank)
             && holds(c, candidate, user)
         {
             errors.push(FieldError::new(
