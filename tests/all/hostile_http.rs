@@ -741,8 +741,9 @@ fn identity_and_admin() -> Vec<Case> {
         case("emp", "DELETE", "/api/v1/data/hx_secret/{admin_secret}", Value::Null, &[404]),
         case("admin", "PATCH", "/api/v1/data/hx_secret/{emp_secret}", json!({"owner_id": "{outsider_id}"}), BAD).code("VALIDATION_FAILED"),
         case("admin", "POST", "/api/v1/data/hx_secret", json!({"title": "for nobody", "owner_id": "{outsider_id}"}), BAD).code("VALIDATION_FAILED"),
-        // Lookups: an id the caller cannot read answers exactly like one that does not exist.
-        case("emp", "POST", "/api/v1/data/hx_task", json!({"title": "t", "note": "{admin_secret}"}), BAD).code("VALIDATION_FAILED"),
+        // Lookups: a record of the caller's organization may be named even when the caller cannot read it
+        // (the setup checks that nothing of it shows); a missing id, or another organization's, is refused.
+        case("emp", "POST", "/api/v1/data/hx_task", json!({"title": "t", "note": "{admin_secret}"}), &[201]),
         case("emp", "POST", "/api/v1/data/hx_task", json!({"title": "t", "note": "no-such-id"}), BAD).code("VALIDATION_FAILED"),
         case("outsider", "POST", "/api/v1/data/hx_task", json!({"title": "t", "note": "{emp_secret}"}), BAD).code("VALIDATION_FAILED"),
         // Other organizations do not exist for the caller.
@@ -961,6 +962,48 @@ async fn run(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
+
+    // A lookup may name a record of the caller's organization that the caller cannot read (as on the real
+    // server: whether the link may be written is the permission layer's call); linking reveals nothing of
+    // it, not even through expand. Another organization's record does not exist for the caller.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hx_task",
+            json!({"title": "linked task", "note": admin_secret}),
+            Some(&emp),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let linked = r.body["id"].as_str().expect("id").to_string();
+    let r = s
+        .call(
+            "GET",
+            &format!("/api/v1/data/hx_task/{linked}?expand=note"),
+            Value::Null,
+            Some(&emp),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        !r.body.to_string().contains("admin's"),
+        "an unreadable lookup target leaks through expand: {}",
+        r.body
+    );
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hx_task",
+            json!({"title": "linked across", "note": admin_secret}),
+            Some(&outsider),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["fields"][0]["code"], "reference_not_found",
+        "{:?}",
+        r.body
+    );
 
     // emp reads its own record: no salary, no value derived from it, no write-only field.
     let r = s

@@ -32,3 +32,4 @@ mod security_matrix;
 mod security_rows;
 mod seeds;
 mod units;
+mod write_drops;

@@ -204,16 +204,19 @@ async fn create(
     ))
 }
 
-/// Takes out of a create or update payload the fields no caller writes (autonumbers: the runtime numbers
-/// them), as the real server does: the write goes on without them and the answer lists them.
+/// Takes out of a create or update payload the fields no caller writes, as the real server does for
+/// autonumbers: the write goes on without them and the answer lists them. Autonumbers (the runtime numbers
+/// them) and summaries (the runtime rolls them up; the real server stores a written value, so a client
+/// could forge a roll-up) are both dropped with the reason `readonly`.
 fn drop_readonly(s: &Shared, object: &str, record: &mut Record) -> Option<Value> {
+    use crate::artifact::fields::FieldType;
     let schema = s.kernel.catalog().object(object)?;
     let fields: Vec<String> = record
         .keys()
         .filter(|k| {
             schema
                 .field(k)
-                .is_some_and(|f| f.ftype == crate::artifact::fields::FieldType::Autonumber)
+                .is_some_and(|f| matches!(f.ftype, FieldType::Autonumber | FieldType::Summary))
         })
         .cloned()
         .collect();
@@ -279,7 +282,18 @@ async fn update(
         }
     };
     let expected = expected_version(&mut patch, &headers);
-    let dropped = drop_readonly(&s, &object, &mut patch);
+    let mut dropped = drop_readonly(&s, &object, &mut patch);
+    let when = s
+        .kernel
+        .readonly_when_drops(&who.principal, &object, &id, &patch)
+        .await;
+    if !when.is_empty() {
+        let entry = json!({"object": object, "fields": when, "reason": "readonly_when"});
+        match dropped.as_mut().and_then(Value::as_array_mut) {
+            Some(list) => list.push(entry),
+            None => dropped = Some(json!([entry])),
+        }
+    }
     let op = DataOp::Update {
         object: object.clone(),
         id: id.clone(),

@@ -530,8 +530,12 @@ fn object_paths(
         "object": {"const": name}, "records": {"type": "array", "items": r}, "total": {"type": "integer", "minimum": 0}, "hasMore": {"type": "boolean"}}});
     let single = json!({"type": "object", "required": ["object", "id", "record"], "additionalProperties": false, "properties": {
         "object": {"const": name}, "id": {"type": "string"}, "record": r}});
-    let created = json!({"type": "object", "required": ["object", "id", "record"], "additionalProperties": false, "properties": {
-        "object": {"const": name}, "id": {"type": "string"}, "record": r, "droppedFields": {"type": "array", "items": {"type": "string"}}}});
+    // A create or update: its answer names the fields the write left out (`droppedFields`).
+    let written = json!({"type": "object", "required": ["object", "id", "record"], "additionalProperties": false, "properties": {
+        "object": {"const": name}, "id": {"type": "string"}, "record": r, "droppedFields": {"type": "array", "items": {
+            "type": "object", "required": ["object", "fields", "reason"], "additionalProperties": false, "properties": {
+                "object": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string"}},
+                "reason": {"enum": ["readonly", "readonly_when"]}}}}}});
     let batch_report = schema_ref("BatchReport");
     let rules = rules(s, o);
 
@@ -575,7 +579,7 @@ fn object_paths(
         name,
         format!("create_{name}"),
         &format!("Create a {} record", o.label),
-        &[("201", ok("The created record", created))],
+        &[("201", ok("The created record", written.clone()))],
         data_errors(&["409"]),
     );
     create.insert(
@@ -711,7 +715,7 @@ fn object_paths(
         name,
         format!("update_{name}"),
         &format!("Update a {} record", o.label),
-        &[("200", ok("The updated record", single))],
+        &[("200", ok("The updated record", written))],
         data_errors(&["409"]),
     );
     update.insert(

@@ -126,11 +126,16 @@ pub fn list_query(
     for (slot, key, value) in seen {
         opts.names.insert(slot.to_string(), key.clone());
         let v = match slot {
-            // A limit that is not a number is ignored, as the real server does (the default page applies).
-            "limit" | "offset" => match value.trim().parse::<u64>() {
-                Ok(n) => Value::from(n),
-                Err(_) => continue,
-            },
+            // A limit or offset that is not a number is ignored, as the real server does (the default page
+            // applies), and so is a negative limit; a negative offset is refused as the query body's is (the
+            // real server fails with a 500).
+            "limit" | "offset" => {
+                match (value.trim().parse::<u64>(), value.trim().parse::<i64>()) {
+                    (Ok(n), _) => Value::from(n),
+                    (_, Ok(n)) if slot == "offset" => Value::from(n),
+                    _ => continue,
+                }
+            }
             "where" => {
                 let parsed: Value = serde_json::from_str(&value).map_err(|_| {
                     ApiError::Data(crate::data::DataError::InvalidFilter {

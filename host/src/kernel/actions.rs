@@ -620,7 +620,7 @@ impl Kernel {
                         details: Some(Box::new(json!({ "fields": fields }))),
                     });
                 }
-                Err(cx.failure(DataError::Sandbox(e)))
+                Err(cx.failure(None, DataError::Sandbox(e)))
             }
         }
     }

@@ -269,17 +269,21 @@ impl Kernel {
         ) else {
             return Ok(());
         };
-        let denied = |why: &str| DataError::PermissionDenied {
+        // The reasons are the real server's, leg by leg (plugin-security's assertMasterRowEditable).
+        let denied = |why: String| DataError::PermissionDenied {
             object: schema.name.clone(),
-            field: Some(field.name.clone()),
+            field: None,
             message: format!(
-                "[Security] Access denied: {verb} on '{}' requires edit access to its master record ({why} on master '{}')",
-                schema.name, master.name
+                "[Security] Access denied: {verb} on '{}' requires edit access to its master record ({why})",
+                schema.name
             ),
         };
         let master_access = self.permissions.access(principal, master);
         if !master_access.allows(Operation::Edit) {
-            return Err(denied("no edit permission"));
+            return Err(denied(format!(
+                "no edit permission on master '{}'",
+                master.name
+            )));
         }
         match self
             .check_row_writable(
@@ -293,8 +297,13 @@ impl Kernel {
             .await
         {
             Ok(()) => Ok(()),
-            Err(DataError::PermissionDenied { .. }) => {
-                Err(denied("the master record is not writable"))
+            // The master exists in the caller's organization (the lookup check found it), so a master the
+            // caller cannot even see is refused the same way as one it sees but may not edit.
+            Err(DataError::PermissionDenied { .. } | DataError::RecordNotFound { .. }) => {
+                Err(denied(format!(
+                    "master '{}' not editable by this user (row-level security)",
+                    master.name
+                )))
             }
             Err(e) => Err(e),
         }

@@ -309,13 +309,15 @@ impl WriteCx {
         }
     }
 
-    /// The failure of a body, or the permission refusal that caused it.
-    pub(crate) fn failure(&mut self, e: DataError) -> DataError {
+    /// The failure of a body, or the permission refusal that caused it, worded as the real server words a
+    /// `PermissionDeniedError` a body let through: the error's name and message, on `written` (the object
+    /// whose hook ran) when there is one, else on the object the refused call wrote.
+    pub(crate) fn failure(&mut self, written: Option<&str>, e: DataError) -> DataError {
         match self.denied.take() {
-            Some((object, field, message)) => DataError::PermissionDenied {
-                object,
-                field,
-                message: format!("a write made by the body was refused: {message}"),
+            Some((object, _field, message)) => DataError::PermissionDenied {
+                object: written.map_or(object, str::to_string),
+                field: None,
+                message: format!("PermissionDeniedError: {message}"),
             },
             None => e,
         }
@@ -602,9 +604,14 @@ impl Kernel {
                 }
                 Ok(HookOutcome::Proceed(None)) => {}
                 Ok(HookOutcome::Abort(message)) => {
-                    return Err(cx.failure(rejected(ev.object, ev.event, ev.record_id, message)));
+                    return Err(cx.failure(
+                        Some(ev.object),
+                        rejected(ev.object, ev.event, ev.record_id, message),
+                    ));
                 }
-                Err(e) if hook.abort_on_error => return Err(cx.failure(broken_as_internal(e))),
+                Err(e) if hook.abort_on_error => {
+                    return Err(cx.failure(Some(ev.object), broken_as_internal(e)));
+                }
                 Err(e) => {
                     tracing::warn!(hook = %hook.name, code = e.code(), "hook failed (onError: log): {e}")
                 }

@@ -175,7 +175,7 @@ impl Kernel {
                 } else {
                     *slot = Some(instance);
                 }
-                Err(cx.failure(DataError::Sandbox(e)))
+                Err(cx.failure(None, DataError::Sandbox(e)))
             }
             Err(e) => {
                 plugin.note_failure(&e);

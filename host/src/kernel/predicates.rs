@@ -94,3 +94,42 @@ pub(crate) fn check(
     }
     errors
 }
+
+impl super::Kernel {
+    /// The fields of an update's payload that `readonlyWhen` takes out (see [`drop_readonly_when`]), for the
+    /// answer's `droppedFields`: evaluated on the stored record as the update itself evaluates them. Reads
+    /// nothing when no field of the payload declares `readonlyWhen`. The names are the caller's own keys
+    /// and only reach an answer when its update then succeeds, so the read reveals nothing to it.
+    pub async fn readonly_when_drops(
+        &self,
+        principal: &super::Principal,
+        object: &str,
+        id: &str,
+        patch: &Record,
+    ) -> Vec<String> {
+        let Some(schema) = self.catalog().object(object) else {
+            return Vec::new();
+        };
+        let declares = |k: &String| {
+            schema
+                .field(k)
+                .and_then(|f| f.predicates.as_ref())
+                .is_some_and(|p| p.readonly_when.is_some())
+        };
+        if !patch.keys().any(declares) {
+            return Vec::new();
+        }
+        let get = super::DataOp::Get {
+            object: object.to_string(),
+            id: id.to_string(),
+            query: crate::data::query::Query::default(),
+        };
+        let Ok(super::OpResult::Record(existing)) =
+            self.execute(&super::Principal::system(), get).await
+        else {
+            return Vec::new();
+        };
+        let mut probe = patch.clone();
+        drop_readonly_when(schema, &existing, &mut probe, &super::user_scope(principal))
+    }
+}

@@ -1,4 +1,9 @@
-//! Lookup values: every id a write names must be a record the caller can read (no existence oracle).
+//! Lookup values: every id a write names must be an existing record of the target object in the caller's
+//! organization. The probe is scoped to the organization only, as the real server's is unscoped by
+//! permissions: linking to a record the caller may not read (a portal customer's ticket naming an account
+//! the customer cannot list) is ordinary, and whether the caller may write the link is the permission
+//! layer's decision (object and field edit rights, master-detail edit access). Another organization's
+//! records do not exist for the caller, so no lookup reaches or reveals them.
 
 use super::{Kernel, Principal};
 use crate::data::catalog::{FieldSchema, ObjectSchema};
@@ -6,12 +11,11 @@ use crate::data::driver::{Record, Transaction};
 use crate::data::error::{DataError, FieldError};
 use crate::data::filter::{Condition, Filter, Op, Operand};
 use crate::data::query::Query;
-use crate::security::permissions::Operation;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 impl Kernel {
-    /// Every lookup value must name an existing record of its target object.
+    /// Every lookup value must name an existing record of its target object, in the caller's organization.
     pub(crate) async fn check_references(
         &self,
         tx: &mut dyn Transaction,
@@ -47,14 +51,7 @@ impl Kernel {
                 })),
                 ..Query::default()
             };
-            // A record the caller cannot read (another organization's, hidden by its owner scope or RLS, or of
-            // an object it may not read at all) does not exist for it: no existence oracle through lookups.
-            let target_access = self.permissions.access(principal, target);
-            if !target.internal && !target_access.allows(Operation::Read) {
-                errors.push(reference_not_found(f, target, &ids[0]));
-                continue;
-            }
-            let q = self.scoped_with(principal, target, &q, &target_access, Operation::Read);
+            let q = self.scoped(principal, target, &q);
             let id_col = target.field("id").into_iter().collect::<Vec<_>>();
             let found: BTreeSet<String> = tx
                 .find(target, &q, &id_col, None)
