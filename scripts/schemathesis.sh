@@ -53,11 +53,13 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-WORK="$(mktemp -d)"
+# ST_KEEP=DIR keeps each app's server log, OpenAPI document, schemathesis log and junit report in DIR.
+WORK="${ST_KEEP:-$(mktemp -d)}"
+mkdir -p "$WORK"
 SERVER_PID=""
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
+  [ -n "${ST_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -65,6 +67,7 @@ failed=()
 for artifact in "${APPS[@]}"; do
   app="$(basename "$(dirname "$artifact")")"
   dir="$WORK/$app"
+  rm -rf "$dir"
   mkdir -p "$dir"
   port="$(free_port)"
   js=()
