@@ -406,6 +406,103 @@ crate::on_both_drivers!(aggregations, |k| {
     assert!(e.to_string().contains("alias"), "{e}");
 });
 
+crate::on_both_drivers!(having, |k| {
+    // Groups (status → n): archived 1, closed 1, open 2.
+    seed_items(&k).await;
+    let grouped = |having: Value| {
+        json!({"groupBy": ["status"], "aggregations": [
+            {"function": "count", "alias": "n"},
+            {"function": "sum", "field": "price", "alias": "total_price"}
+        ], "having": having, "orderBy": [{"field": "status", "order": "asc"}]})
+    };
+    let statuses = |rows: &[objectos_host::data::driver::Record]| -> Vec<Value> {
+        rows.iter().map(|r| r["status"].clone()).collect()
+    };
+    // Filters the groups; the page, total and hasMore count the groups kept.
+    let (rows, total, more) = k
+        .query("t_item", grouped(json!({"n": {"$gte": 2}})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (statuses(&rows), total, more),
+        (vec![json!("open")], Some(1), false)
+    );
+    assert_eq!(rows[0]["n"], json!(2));
+    // Equality, text groups, $in, $or, $ne keeping null aggregates, $null, numbers given as text.
+    let cases = [
+        (json!({"n": 1}), vec!["archived", "closed"]),
+        (
+            json!({"status": {"$in": ["open", "closed"]}}),
+            vec!["closed", "open"],
+        ),
+        (
+            json!({"$or": [{"status": "archived"}, {"n": {"$gt": 1}}]}),
+            vec!["archived", "open"],
+        ),
+        (
+            json!({"total_price": {"$ne": 10.5}}),
+            vec!["archived", "closed"],
+        ),
+        (json!({"total_price": {"$null": true}}), vec!["archived"]),
+        (json!({"total_price": null}), vec!["archived"]),
+        (
+            json!({"n": {"$lt": "2"}, "status": {"$nin": ["archived"]}}),
+            vec!["closed"],
+        ),
+        (json!({"$and": []}), vec!["archived", "closed", "open"]),
+    ];
+    for (having, want) in cases {
+        let (rows, total, _) = k.query("t_item", grouped(having.clone())).await.unwrap();
+        assert_eq!(
+            statuses(&rows),
+            want.iter().map(|w| json!(w)).collect::<Vec<_>>(),
+            "{having}"
+        );
+        assert_eq!(total, Some(want.len() as u64), "{having}");
+    }
+    // Paged: limit and offset apply to the kept groups.
+    let (rows, total, more) = k
+        .query("t_item", json!({"groupBy": ["status"], "aggregations": [{"function": "count", "alias": "n"}],
+            "having": {"n": {"$gte": 1}}, "orderBy": [{"field": "status", "order": "desc"}], "limit": 1, "offset": 1}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (statuses(&rows), total, more),
+        (vec![json!("closed")], Some(3), true)
+    );
+    // Without groupBy: the one row over everything, kept or not.
+    let rows = k.find("t_item", json!({"aggregations": [{"function": "count", "alias": "n"}], "having": {"n": {"$gt": 100}}})).await;
+    assert!(rows.is_empty());
+    // Mistakes are 400 INVALID_QUERY naming what is wrong; no value reaches the SQL text.
+    for (body, says) in [
+        (grouped(json!({"qty": 1})), "not an alias of this query"),
+        (grouped(json!({"n": {"$regex": "x"}})), "'$regex'"),
+        (grouped(json!({"n": "many"})), "compares a number"),
+        (grouped(json!({"n": [1, 2]})), "$in"),
+        (grouped(json!({"n": {"$in": 1}})), "must be an array"),
+        (grouped(json!("n > 1")), "must be an object"),
+        (
+            json!({"where": {"qty": 1}, "having": {"n": 1}}),
+            "aggregate query",
+        ),
+        (grouped(json!({"status": {"$eq": "open' OR 1=1 --"}})), ""),
+    ] {
+        match k.query("t_item", body.clone()).await {
+            Err(e) => {
+                assert_eq!(e.code(), "INVALID_QUERY", "{body}: {e}");
+                assert!(e.to_string().contains(says), "{body}: {e}");
+            }
+            Ok((rows, _, _)) => assert!(says.is_empty() && rows.is_empty(), "{body}: {rows:?}"),
+        }
+    }
+    let mut deep = json!({"n": 1});
+    for _ in 0..40 {
+        deep = json!({"$and": [deep]});
+    }
+    let e = k.query("t_item", grouped(deep)).await.unwrap_err();
+    assert_eq!(e.code(), "INVALID_QUERY");
+});
+
 // Aggregations are not offered on driver-plugin objects: SQL drivers only.
 crate::on_both_drivers!(money_does_not_drift, |k| {
     // 0.1 + 0.2-style sums must come back at the declared scale.

@@ -82,16 +82,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "erin: actions.invoke hr_probe",
         "actions: `visible` is enforced on the server (deliberate; the real server never evaluates it), and it is false here, so the action is refused",
     ),
-    (
-        "helpdesk",
-        "portal: data.create ticket",
-        "deliberate (README, Hardening: lookups name only records the caller may read): the portal user cannot read hd_account, so objectos refuses the lookup; the real server accepts it",
-    ),
-    (
-        "helpdesk",
-        "portal: data.query count of own tickets",
-        "follows from the refused portal ticket",
-    ),
 ];
 
 /// One JSON line per step, as apps.mjs prints them (other lines are ignored).

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod driver;
 pub mod error;
 pub mod filter;
+pub mod having;
 pub mod ids;
 pub mod limits;
 pub mod plugin_driver;

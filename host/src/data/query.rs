@@ -56,6 +56,8 @@ pub struct Query {
     pub expand: Vec<(String, Query)>,
     pub aggregations: Vec<Aggregation>,
     pub group_by: Vec<GroupBy>,
+    /// A filter over the grouped rows, by their aliases (aggregate queries only).
+    pub having: Option<super::having::Having>,
     /// Whether the caller wants `total`.
     pub count: bool,
 }
@@ -402,11 +404,8 @@ impl Query {
         if let Some(v) = m.get("aggregations") {
             q.aggregations = parse_aggregations(object, v, opts.body.then_some(path))?;
         }
-        if m.get("having").is_some_and(|h| !h.is_null()) {
-            return Err(DataError::invalid_query(
-                obj,
-                "'having' is not supported by this build; filter the grouped rows on the client",
-            ));
+        if let Some(h) = m.get("having").filter(|h| !h.is_null()) {
+            q.having = Some(super::having::parse(object, &q, h)?);
         }
         if q.is_aggregate() {
             let aliases: Vec<&str> = q

@@ -740,6 +740,10 @@ pub fn aggregate(d: Dialect, object: &ObjectSchema, q: &Query) -> Result<SelectS
             decode,
         });
     }
+    // With `having`, the grouped rows are filtered (and then ordered and paged) by their aliases outside.
+    if q.having.is_some() {
+        b.push("SELECT * FROM (");
+    }
     b.push("SELECT ")
         .push(&selects.join(", "))
         .push(" FROM ")
@@ -747,6 +751,12 @@ pub fn aggregate(d: Dialect, object: &ObjectSchema, q: &Query) -> Result<SelectS
     push_where(&mut b, object, q, None)?;
     if !groups.is_empty() {
         b.push(" GROUP BY ").push(&groups.join(", "));
+    }
+    if let Some(h) = &q.having {
+        b.push(") AS grouped WHERE ");
+        crate::data::having::push(&mut b, object, q, h)?;
+        // The groups' aliases stand for their expressions out here.
+        groups = q.group_by.iter().map(|g| quote(&g.alias)).collect();
     }
     if q.order_by.is_empty() && !groups.is_empty() {
         // NULL groups first on both dialects, like an ascending sort.

@@ -400,6 +400,10 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
         json!({"type": "array", "items": {"anyOf": [agg_any, agg_num]}, "maxItems": 16,
         "description": "Aliases must differ from each other and from the grouped fields"}),
     );
+    agg.insert(
+        "having".into(),
+        json!({"type": "object", "description": "A filter over the grouped rows by their aliases: {alias: value}, {alias: {$eq|$ne|$gt|$gte|$lt|$lte: value}}, {alias: {$in|$nin: [values]}}, {alias: {$null: bool}}, $and / $or"}),
+    );
     page(&mut agg);
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
