@@ -436,6 +436,13 @@ impl Query {
 fn parse_count(object: &str, key: &str, v: &Value) -> Result<u64, DataError> {
     match v {
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or(0)),
+        // A whole number written with a fraction part (`501.0`) is that number, up to 2^53.
+        Value::Number(n)
+            if n.as_f64()
+                .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_991.0) =>
+        {
+            Ok(n.as_f64().map_or(0, |f| f as u64))
+        }
         Value::String(s) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().unwrap_or(0)),
         other => Err(DataError::invalid_query(
             object,
@@ -498,6 +505,14 @@ pub fn parse_order_by(object: &ObjectSchema, v: &Value) -> Result<Vec<OrderBy>, 
             return Ok(());
         }
         let (name, desc) = if let Some(rest) = spec.strip_prefix('-') {
+            if rest.trim().contains(char::is_whitespace) {
+                return Err(DataError::InvalidSort {
+                    object: object.name.clone(),
+                    message: format!(
+                        "sort '{spec}': a leading '-' already sorts descending; write '-field' or 'field asc|desc'"
+                    ),
+                });
+            }
             (rest.trim().to_string(), true)
         } else if let Some((n, dir)) = spec.split_once(char::is_whitespace) {
             let dir = dir.trim();

@@ -251,3 +251,50 @@ fn levenshtein(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+impl Shape {
+    /// The shape as a JSON Schema (for the OpenAPI document), from the same declaration the check reads.
+    fn json_schema(&self) -> Value {
+        let props: Map<String, Value> = self
+            .members
+            .iter()
+            .map(|(name, member)| {
+                let s = match member {
+                    Member::Text => serde_json::json!({"type": "string"}),
+                    Member::Number => serde_json::json!({"type": "number"}),
+                    Member::Bounded(min, max) => {
+                        serde_json::json!({"type": "number", "minimum": min, "maximum": max})
+                    }
+                };
+                (name.to_string(), s)
+            })
+            .collect();
+        serde_json::json!({"type": "object", "properties": props, "required": self.required,
+            "additionalProperties": false})
+    }
+}
+
+/// JSON Schemas of the shaped values, as the checks above accept them.
+pub mod schema {
+    use serde_json::{Value, json};
+
+    pub fn location() -> Value {
+        super::LOCATION.json_schema()
+    }
+
+    pub fn address() -> Value {
+        super::ADDRESS.json_schema()
+    }
+
+    pub fn file_id() -> Value {
+        json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})
+    }
+
+    pub fn record() -> Value {
+        json!({"type": "object"})
+    }
+
+    pub fn repeater() -> Value {
+        json!({"type": "array", "items": {"type": "object"}})
+    }
+}

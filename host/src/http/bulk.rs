@@ -234,8 +234,8 @@ async fn create_many(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let who = caller_on(&s, &headers, &object).await?;
+    // No body at all is refused like any other non-array (an empty list is the way to create nothing).
     let items = match body {
-        Value::Null => Vec::new(),
         Value::Array(ref items) => items.clone(),
         other => {
             return Err(invalid_type(

@@ -375,6 +375,17 @@ pub fn object_item(s: &Shared, schema: &ObjectSchema, viewer: &Viewer, access: &
     }
 }
 
+/// Every kind `/meta/{kind}` knows: the real server's and the ones this runtime serves (any other is a 400).
+pub(crate) fn known_kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = REAL_TYPES.to_vec();
+    for (t, _, _) in TYPES {
+        if !kinds.contains(t) {
+            kinds.push(t);
+        }
+    }
+    kinds
+}
+
 /// A kind the real server does not declare is a bad request; one it declares that the caller may not see (or
 /// that this runtime does not serve) is an unknown item.
 fn unknown_kind(kind: &str) -> ApiError {

@@ -14,6 +14,8 @@ use super::{Shared, identity, json_response};
 use crate::artifact::fields::{FieldType, StorageKind};
 use crate::data::catalog::{FieldSchema, ObjectSchema};
 use crate::data::limits;
+use crate::data::shapes::schema as shapes;
+use crate::security::auth;
 use crate::security::permissions::Access;
 use axum::Router;
 use axum::extract::State;
@@ -160,12 +162,28 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             _ => json!({"type": "string", "pattern": URL_PATTERN}),
         },
         Vector => json!({"type": "array", "items": {"type": "number"}}),
+        // Written values are checked against these shapes (data::shapes); read and filtered ones are free.
+        Composite | Record if usage == Use::Write => shapes::record(),
+        Repeater if usage == Use::Write => shapes::repeater(),
+        Location if usage == Use::Write => shapes::location(),
+        Address if usage == Use::Write => shapes::address(),
+        Image | File | Avatar | Video | Audio if usage == Use::Write => {
+            if f.multiple {
+                json!({"anyOf": [{"type": "array", "items": shapes::file_id(), "maxItems": limits::MAX_IN_VALUES}, shapes::file_id()]})
+            } else {
+                shapes::file_id()
+            }
+        }
         Json | Composite | Repeater | Record | Location | Address | Image | File | Avatar
         | Video | Audio => json!({}),
         Text | Textarea | Phone | Password | Secret | Markdown | Html | Richtext | Code | Color
         | Signature | Qrcode => {
             let mut t = json!({"type": "string"});
-            if usage == Use::Write {
+            if usage == Use::Write && f.required {
+                // A blank text is no value, and a required field needs one.
+                t = json!({"type": "string", "minLength": f.min_length.unwrap_or(1).max(1),
+                    "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS), "pattern": r"\S"});
+            } else if usage == Use::Write {
                 t["maxLength"] = json!(f.max_length.unwrap_or(limits::MAX_VALUE_CHARS));
                 if let Some(n) = f.min_length.filter(|n| *n > 0) {
                     // An empty text is no value; a shorter non-empty one is refused.
@@ -321,7 +339,8 @@ fn comma_list(choices: &[String], directions: bool) -> Value {
         .collect::<Vec<_>>()
         .join("|");
     let one = if directions {
-        format!("-?({alt})( (asc|desc))?")
+        // `-field`, `field` or `field asc|desc` (a leading '-' and a direction word do not go together).
+        format!("(-?({alt})|({alt}) (asc|desc))")
     } else {
         format!("({alt})")
     };
@@ -353,6 +372,9 @@ fn lookup_names(o: &ObjectSchema, access: &Access, s: &Shared) -> Vec<String> {
     }))
 }
 
+/// The largest integer a JSON number carries exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
+
 /// The QueryAST body of `POST /data/:object/query`: a plain query, or an aggregate one.
 fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     let fields = names(readable(o, access));
@@ -363,7 +385,7 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
         names(filterable(o, access).filter(|f| matches!(f.storage, Some(StorageKind::Number(_)))));
     let where_ref = json!({"$ref": format!("#/components/schemas/{}_where", o.name)});
     let page = |m: &mut Map<String, Value>| {
-        m.insert("limit".into(), json!({"type": "integer", "minimum": 0, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page: 100")}));
+        m.insert("limit".into(), json!({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page: 100")}));
         m.insert(
             "offset".into(),
             json!({"type": "integer", "minimum": 0, "maximum": limits::MAX_OFFSET}),
@@ -378,15 +400,30 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     plain.insert("fields".into(), json!({"type": "array", "items": {"type": "string", "enum": fields}, "description": "Fields to return; empty or absent: all"}));
     plain.insert("orderBy".into(), json!({"type": "array", "maxItems": 16, "items": {"type": "object", "required": ["field"], "additionalProperties": false,
         "properties": {"field": {"type": "string", "enum": sortable}, "order": {"type": "string", "enum": ["asc", "desc"]}}}}));
-    plain.insert("expand".into(), json!({"type": "array", "items": {"type": "string", "enum": lookups}, "description": "Lookup fields replaced by their records"}));
+    let nested: Map<String, Value> = lookups
+        .iter()
+        .map(|l| {
+            (
+                l.clone(),
+                json!({"type": "object", "required": ["object"], "additionalProperties": false,
+            "properties": {"object": {"type": "string", "minLength": 1, "maxLength": 255}}}),
+            )
+        })
+        .collect();
+    plain.insert("expand".into(), json!({"type": "object", "properties": nested, "additionalProperties": false,
+        "description": "Lookup fields replaced by their records: {lookup: {object, fields?, expand?, …}} (a QueryAST over the related object)"}));
     plain.insert(
         "search".into(),
         json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
     );
     plain.insert("searchFields".into(), json!({"type": "array", "items": {"type": "string", "enum": names(readable(o, access).filter(|f| f.storage.is_some()))}}));
     page(&mut plain);
-    let agg_any = json!({"type": "object", "required": ["function", "alias"], "additionalProperties": false, "properties": {
-        "function": {"type": "string", "enum": ["count", "count_distinct", "min", "max"]},
+    let agg_count = json!({"type": "object", "required": ["function", "alias"], "additionalProperties": false, "properties": {
+        "function": {"const": "count"},
+        "field": {"type": "string", "enum": grouping},
+        "alias": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,30}$"}}});
+    let agg_any = json!({"type": "object", "required": ["function", "field", "alias"], "additionalProperties": false, "properties": {
+        "function": {"type": "string", "enum": ["count_distinct", "min", "max"]},
         "field": {"type": "string", "enum": grouping},
         "alias": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,30}$"}}});
     let agg_num = json!({"type": "object", "required": ["function", "field", "alias"], "additionalProperties": false, "properties": {
@@ -397,7 +434,7 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     agg.insert("groupBy".into(), json!({"type": "array", "items": {"type": "string", "enum": grouping}, "minItems": 1, "maxItems": 8}));
     agg.insert(
         "aggregations".into(),
-        json!({"type": "array", "items": {"anyOf": [agg_any, agg_num]}, "maxItems": 16,
+        json!({"type": "array", "items": {"anyOf": [agg_count, agg_any, agg_num]}, "maxItems": 16,
         "description": "Aliases must differ from each other and from the grouped fields"}),
     );
     agg.insert(
@@ -407,7 +444,8 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     page(&mut agg);
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
-        {"type": "object", "title": "Aggregate query", "properties": agg, "additionalProperties": false, "required": ["aggregations"]}
+        {"type": "object", "title": "Aggregate query", "properties": agg, "additionalProperties": false,
+            "anyOf": [{"required": ["aggregations"]}, {"required": ["groupBy"]}]}
     ]})
 }
 
@@ -461,6 +499,12 @@ fn operation(
     errors: Map<String, Value>,
 ) -> Map<String, Value> {
     let mut responses = errors;
+    // The HTTP layer's own refusals of an oversized request line or header block (no body).
+    responses.insert("414".into(), json!({"description": "URI too long"}));
+    responses.insert(
+        "431".into(),
+        json!({"description": "Request header fields too large"}),
+    );
     for (status, r) in success {
         responses.insert((*status).to_string(), r.clone());
     }
@@ -623,7 +667,8 @@ fn object_paths(
         format!("/api/v1/data/{name}/createMany"),
         json!({"post": create_many}),
     );
-    let options = json!({"type": "object", "additionalProperties": false, "properties": {
+    // Other option keys are ignored, as on the real server (its client sends some of its own).
+    let options = json!({"type": "object", "properties": {
         "atomic": {"type": "boolean"}, "continueOnError": {"type": "boolean"}, "returnRecords": {"type": "boolean"}}});
     let id = json!({"type": "string", "minLength": 1, "maxLength": 255});
     let mut update_many = operation(
@@ -857,7 +902,8 @@ fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "BatchReport".into(),
         json!({"type": "object", "required": ["success", "total", "succeeded", "failed", "results"], "additionalProperties": false, "properties": {
-            "success": {"type": "boolean"}, "total": {"type": "integer"}, "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+            "success": {"type": "boolean"}, "operation": {"enum": ["create", "update", "upsert", "delete"]},
+            "total": {"type": "integer"}, "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
             "results": {"type": "array", "items": {"type": "object", "required": ["success"], "properties": {
                 "id": {"type": ["string", "null"]}, "success": {"type": "boolean"}, "index": {"type": "integer"}, "data": {"type": "object"},
                 "errors": {"type": "array", "items": schema_ref("Error")}}}}}}),
@@ -923,7 +969,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         &[("200", ok("Each operation's record (or {id, success} for a delete), in order", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {"type": "object"}}}})))],
         batch_errors),
         "requestBody", body(json!({"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {
-            "type": "object", "required": ["object"], "properties": {"object": {"type": "string"}, "op": {"type": "string", "enum": ["create", "insert", "update", "delete"]},
+            "type": "object", "required": ["object"], "properties": {"object": {"type": "string", "minLength": 1}, "op": {"type": "string", "enum": ["create", "insert", "update", "delete"]},
             "action": {"type": "string", "enum": ["create", "insert", "update", "delete"]}, "id": {"type": "string"}, "data": {"type": "object"}}}},
             "atomic": {"type": "boolean"}}})))}));
     let meta_errors = || {
@@ -939,12 +985,18 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
     let types = json!({"type": "object", "required": ["types", "entries"], "properties": {"types": {"type": "array", "items": {"type": "string"}}, "entries": {"type": "array", "items": {"type": "object"}}}});
     paths.insert("/api/v1/meta".into(), json!({"get": operation("metadata", "meta_types".into(), "The metadata types the caller may see", &[("200", ok("Types", types.clone()))], meta_errors())}));
     paths.insert("/api/v1/meta/types".into(), json!({"get": operation("metadata", "meta_types_alias".into(), "The metadata types the caller may see", &[("200", ok("Types", types))], meta_errors())}));
-    let kind = json!({"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
+    let kind = json!({"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": super::meta::known_kinds()},
+        "description": "A metadata type; any other is 400 INVALID_REQUEST"});
     let item_name = json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
+    let kind_errors = || {
+        let mut m = meta_errors();
+        m.insert("400".into(), response_ref("BadRequest"));
+        m
+    };
     paths.insert("/api/v1/meta/{kind}".into(), json!({"parameters": [kind], "get": operation("metadata", "meta_list".into(), "The items of a metadata type the caller may see",
-        &[("200", ok("Items", json!({"type": "object", "required": ["type", "items"], "properties": {"type": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}})))], meta_errors())}));
+        &[("200", ok("Items", json!({"type": "object", "required": ["type", "items"], "properties": {"type": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}})))], kind_errors())}));
     paths.insert("/api/v1/meta/{kind}/{name}".into(), json!({"parameters": [kind, item_name], "get": operation("metadata", "meta_item".into(), "One metadata item",
-        &[("200", ok("The item", json!({"type": "object", "required": ["type", "name", "item"], "properties": {"type": {"type": "string"}, "name": {"type": "string"}, "item": {"type": "object"}}})))], meta_errors())}));
+        &[("200", ok("The item", json!({"type": "object", "required": ["type", "name", "item"], "properties": {"type": {"type": "string"}, "name": {"type": "string"}, "item": {"type": "object"}}})))], kind_errors())}));
     paths.insert("/api/v1/meta/object/{name}/state/{field}".into(), json!({"parameters": [item_name,
         {"name": "field", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
         "get": operation("metadata", "meta_state".into(), "The state machine of a field: the states and the transitions from each",
@@ -963,8 +1015,12 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         m
     };
     let anon = json!([]);
+    // The server's own bounds (security::auth), in characters.
+    let email = json!({"type": "string", "maxLength": auth::MAX_EMAIL_LEN, "pattern": "^[^@]*@"});
+    let password = json!({"type": "string", "maxLength": auth::MAX_PASSWORD_LEN});
+    let new_password = json!({"type": "string", "minLength": auth::MIN_PASSWORD_LEN, "maxLength": auth::MAX_PASSWORD_LEN});
     let creds = |extra: Value| {
-        let mut p = json!({"email": {"type": "string", "maxLength": 255}, "password": {"type": "string", "maxLength": 1024}});
+        let mut p = json!({"email": email.clone(), "password": password.clone()});
         if let (Some(m), Value::Object(x)) = (p.as_object_mut(), extra) {
             m.extend(x);
         }
@@ -977,7 +1033,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
     };
     paths.insert("/api/v1/auth/sign-up/email".into(), json!({"post": with(with(operation("auth", "sign_up".into(), "Sign up (the first user becomes the platform administrator; later sign-ups are closed unless the server allows them)",
         &[("200", signed_in())], auth_errors(&["422"])), "security", anon.clone()).as_object().cloned().unwrap_or_default(),
-        "requestBody", body(creds(json!({"name": {"type": "string", "maxLength": 255}}))))}));
+        "requestBody", body(creds(json!({"name": {"type": "string", "maxLength": 255}, "password": new_password.clone()}))))}));
     paths.insert("/api/v1/auth/sign-in/email".into(), json!({"post": with(with(operation("auth", "sign_in".into(), "Sign in",
         &[("200", signed_in())], auth_errors(&[])), "security", anon.clone()).as_object().cloned().unwrap_or_default(),
         "requestBody", body(creds(json!({}))))}));
@@ -991,7 +1047,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
     paths.insert("/api/v1/auth/change-password".into(), json!({"post": with(operation("auth", "change_password".into(), "Change the caller's password",
         &[("200", ok("Changed", json!({"type": "object", "properties": {"token": {"type": ["string", "null"]}, "user": schema_ref("User")}})))], auth_errors(&[])),
         "requestBody", body(json!({"type": "object", "required": ["currentPassword", "newPassword"], "properties": {
-            "currentPassword": {"type": "string", "maxLength": 1024}, "newPassword": {"type": "string", "maxLength": 1024}, "revokeOtherSessions": {"type": "boolean"}}})))}));
+            "currentPassword": password, "newPassword": new_password.clone(), "revokeOtherSessions": {"type": "boolean"}}})))}));
     let admin = |path: &str, id: &str, summary: &str, props: Value, required: Value| {
         (
             path.to_string(),
@@ -1001,26 +1057,28 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
     };
     let strings =
         json!({"type": "array", "items": {"type": "string", "maxLength": 255}, "maxItems": 100});
+    let position = json!({"type": "string", "minLength": 1, "maxLength": crate::security::admin::MAX_POSITION_LEN, "pattern": r"\S"});
+    let positions = json!({"type": "array", "items": position.clone(), "maxItems": crate::security::admin::MAX_POSITIONS});
     for (path, item) in [
         admin(
             "/api/v1/auth/admin/create-user",
             "admin_create_user",
             "Create a user (administrators); the user must change the password at first sign-in",
-            json!({"email": {"type": "string", "maxLength": 255}, "password": {"type": "string", "maxLength": 1024}, "name": {"type": "string", "maxLength": 255}, "positions": strings}),
+            json!({"email": email, "password": new_password, "name": {"type": "string", "maxLength": 255}, "positions": positions.clone()}),
             json!(["email", "password"]),
         ),
         admin(
             "/api/v1/auth/admin/set-positions",
             "admin_set_positions",
             "Replace a user's positions (administrators)",
-            json!({"userId": {"type": "string"}, "positions": strings}),
+            json!({"userId": {"type": "string"}, "positions": positions}),
             json!(["userId"]),
         ),
         admin(
             "/api/v1/auth/admin/bind-permission-sets",
             "admin_bind_permission_sets",
             "Replace the permission sets a position grants (administrators)",
-            json!({"position": {"type": "string"}, "permissionSets": strings}),
+            json!({"position": position, "permissionSets": strings}),
             json!(["position"]),
         ),
         admin(
@@ -1043,7 +1101,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
     paths.insert("/api/v1/auth/api-keys".into(), json!({
         "post": with(operation("auth", "create_api_key".into(), "Issue an API key for the caller (the key is shown once)",
             &[("201", ok("The key", schema_ref("Success")))], auth_errors(&[])),
-            "requestBody", body(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 255},
+            "requestBody", body(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
                 "expiresIn": {"type": "integer", "minimum": 1, "description": "Seconds"}, "expiresAt": {"type": "string", "format": "date-time"}}}))),
         "get": operation("auth", "list_api_keys".into(), "The caller's API keys (never the keys themselves)", &[("200", ok("Keys", schema_ref("Success")))], auth_errors(&[]))}));
     paths.insert("/api/v1/auth/api-keys/{id}".into(), json!({"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],

@@ -62,7 +62,7 @@ fn check_positions(positions: &[String]) -> Result<(), AuthError> {
     }
     if let Some(bad) = positions
         .iter()
-        .find(|p| p.trim().is_empty() || p.len() > MAX_POSITION_LEN)
+        .find(|p| p.trim().is_empty() || p.chars().count() > MAX_POSITION_LEN)
     {
         return Err(AuthError::Invalid {
             field: "positions",

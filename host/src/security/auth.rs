@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 /// Positions the first user gets.
 pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "everyone"];
-const MIN_PASSWORD_LEN: usize = 8;
-const MAX_PASSWORD_LEN: usize = 256;
-const MAX_EMAIL_LEN: usize = 254;
+pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MAX_PASSWORD_LEN: usize = 256;
+pub const MAX_EMAIL_LEN: usize = 254;
 /// Stands in for the hash of an unknown account, so that timing does not tell which emails exist.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
@@ -395,13 +395,15 @@ impl AuthService {
     }
 
     pub(super) fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
-        if !email.contains('@') || email.len() > MAX_EMAIL_LEN {
+        if !email.contains('@') || email.chars().count() > MAX_EMAIL_LEN {
             return Err(AuthError::Invalid {
                 field: "email",
                 message: "email must be a valid email address".into(),
             });
         }
-        if password.chars().count() < MIN_PASSWORD_LEN || password.len() > MAX_PASSWORD_LEN {
+        if password.chars().count() < MIN_PASSWORD_LEN
+            || password.chars().count() > MAX_PASSWORD_LEN
+        {
             return Err(AuthError::Invalid {
                 field: "password",
                 message: format!(
@@ -546,13 +548,13 @@ impl AuthService {
     ) -> Result<SignedIn, AuthError> {
         let email = email.trim().to_ascii_lowercase();
         // Bounded before anything is remembered: the failure table keys on the email.
-        if email.len() > MAX_EMAIL_LEN {
+        if email.chars().count() > MAX_EMAIL_LEN {
             return Err(AuthError::Invalid {
                 field: "email",
                 message: format!("email is at most {MAX_EMAIL_LEN} characters"),
             });
         }
-        if password.len() > MAX_PASSWORD_LEN {
+        if password.chars().count() > MAX_PASSWORD_LEN {
             return Err(AuthError::Invalid {
                 field: "password",
                 message: format!("password is at most {MAX_PASSWORD_LEN} characters"),
@@ -729,7 +731,7 @@ impl AuthService {
             .get("password_hash")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if current.len() > MAX_PASSWORD_LEN {
+        if current.chars().count() > MAX_PASSWORD_LEN {
             return Err(AuthError::Invalid {
                 field: "currentPassword",
                 message: format!("currentPassword is at most {MAX_PASSWORD_LEN} characters"),
