@@ -504,16 +504,13 @@ pub fn parse_order_by(object: &ObjectSchema, v: &Value) -> Result<Vec<OrderBy>, 
         if spec.is_empty() {
             return Ok(());
         }
-        let (name, desc) = if let Some(rest) = spec.strip_prefix('-') {
-            if rest.trim().contains(char::is_whitespace) {
-                return Err(DataError::InvalidSort {
-                    object: object.name.clone(),
-                    message: format!(
-                        "sort '{spec}': a leading '-' already sorts descending; write '-field' or 'field asc|desc'"
-                    ),
-                });
-            }
-            (rest.trim().to_string(), true)
+        // A leading '-' sorts descending unless a direction word follows the field (the word decides).
+        let (spec, minus) = match spec.strip_prefix('-') {
+            Some(rest) => (rest.trim(), true),
+            None => (spec, false),
+        };
+        let (name, desc) = if minus && !spec.contains(char::is_whitespace) {
+            (spec.to_string(), true)
         } else if let Some((n, dir)) = spec.split_once(char::is_whitespace) {
             let dir = dir.trim();
             if !dir.eq_ignore_ascii_case("desc") && !dir.eq_ignore_ascii_case("asc") {

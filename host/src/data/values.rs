@@ -410,9 +410,10 @@ fn is_url(s: &str) -> bool {
     }
 }
 
-/// `^[+()\-\s\d.]{5,}$`, the real server's test.
+/// `^[+()\-\s\d.]{5,}$`, the real server's test, over ASCII (digits and white space of other scripts are
+/// no phone number's).
 fn is_phone(s: &str) -> bool {
     s.chars().count() >= 5
         && s.chars()
-            .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+()-.".contains(c))
+            .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace() || "+()-.".contains(c))
 }

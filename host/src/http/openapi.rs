@@ -68,6 +68,8 @@ enum Use {
     Filter,
 }
 
+/// The real server's phone test (data::values::is_phone).
+const PHONE_PATTERN: &str = r"^[+()\-0-9 \t\n\f\r.]{5,}$";
 /// An e-mail address as the server checks it: a local part without spaces, `@`, a domain with a dot inside.
 const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]$";
 /// An http(s) URL with a host name (the server accepts any URL with a host, and `mailto:`).
@@ -104,6 +106,13 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         Autonumber => json!({"type": "string"}),
         Number | Currency | Percent | Rating | Slider | Progress => {
             let mut n = json!({"type": "number"});
+            if usage == Use::Write
+                && let Some(scale) = f.scale
+                && scale <= 6
+            {
+                // At most `scale` fraction digits (max_scale otherwise).
+                n["multipleOf"] = json!(10f64.powi(-(scale as i32)));
+            }
             if usage == Use::Write {
                 if let Some(min) = f.min {
                     n["minimum"] = json!(min);
@@ -145,7 +154,9 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             let one = match usage {
                 // An expanded lookup is the related record.
                 Use::Read => json!({"type": ["string", "object"]}),
-                _ => id,
+                // Any text may be compared with an id (it matches nothing when it is none).
+                Use::Filter => json!({"type": "string"}),
+                Use::Write => id,
             };
             if f.multiple && usage != Use::Filter {
                 json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
@@ -154,12 +165,17 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             }
         }
         Email => match usage {
+            Use::Write => json!({"type": "string", "pattern": EMAIL_PATTERN}),
+            Use::Filter => json!({"type": "string"}),
             Use::Read => json!({"type": "string"}),
-            _ => json!({"type": "string", "pattern": EMAIL_PATTERN}),
         },
+        Phone if usage == Use::Write => {
+            json!({"type": "string", "pattern": PHONE_PATTERN, "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS)})
+        }
         Url => match usage {
+            Use::Write => json!({"type": "string", "pattern": URL_PATTERN}),
+            Use::Filter => json!({"type": "string"}),
             Use::Read => json!({"type": "string"}),
-            _ => json!({"type": "string", "pattern": URL_PATTERN}),
         },
         Vector => json!({"type": "array", "items": {"type": "number"}}),
         // Written values are checked against these shapes (data::shapes); read and filtered ones are free.
@@ -246,12 +262,12 @@ fn write_schema(o: &ObjectSchema, access: &Access, create: bool) -> Value {
     if create {
         props.insert(
             "id".into(),
-            json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "A client-chosen id is kept; otherwise the server makes one"}),
+            json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "A client-chosen id is kept; otherwise (or null) the server makes one"}),
         );
     } else {
         props.insert(
             "expectedVersion".into(),
-            json!({"type": "string", "description": "Optimistic locking: the record's updated_at as last read; 409 CONCURRENT_UPDATE when it changed since"}),
+            json!({"type": ["string", "null"], "description": "Optimistic locking: the record's updated_at as last read; 409 CONCURRENT_UPDATE when it changed since (null: no check)"}),
         );
     }
     let mut s = json!({"type": "object", "properties": props, "additionalProperties": false,
@@ -339,8 +355,8 @@ fn comma_list(choices: &[String], directions: bool) -> Value {
         .collect::<Vec<_>>()
         .join("|");
     let one = if directions {
-        // `-field`, `field` or `field asc|desc` (a leading '-' and a direction word do not go together).
-        format!("(-?({alt})|({alt}) (asc|desc))")
+        // `field`, `-field`, `field asc|desc` (with a leading '-' too: the word decides).
+        format!("-?({alt})( (asc|desc))?")
     } else {
         format!("({alt})")
     };
@@ -439,7 +455,7 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     );
     agg.insert(
         "having".into(),
-        json!({"type": "object", "description": "A filter over the grouped rows by their aliases: {alias: value}, {alias: {$eq|$ne|$gt|$gte|$lt|$lte: value}}, {alias: {$in|$nin: [values]}}, {alias: {$null: bool}}, $and / $or"}),
+        json!({"type": "object", "propertyNames": {"pattern": "^(\\$and|\\$or|[a-z][a-z0-9_]{0,30})$"}, "description": "A filter over the grouped rows by their aliases (an alias of this query, else 400): {alias: value}, {alias: {$eq|$ne|$gt|$gte|$lt|$lte: value}}, {alias: {$in|$nin: [values]}}, {alias: {$null: bool}}, $and / $or"}),
     );
     page(&mut agg);
     json!({"oneOf": [
@@ -670,7 +686,8 @@ fn object_paths(
     // Other option keys are ignored, as on the real server (its client sends some of its own).
     let options = json!({"type": "object", "properties": {
         "atomic": {"type": "boolean"}, "continueOnError": {"type": "boolean"}, "returnRecords": {"type": "boolean"}}});
-    let id = json!({"type": "string", "minLength": 1, "maxLength": 255});
+    // An id that names no record fails its own record (RECORD_NOT_FOUND in the report).
+    let id = json!({"type": "string", "minLength": 1});
     let mut update_many = operation(
         name,
         format!("update_many_{name}"),
@@ -906,7 +923,8 @@ fn common_schemas(schemas: &mut Map<String, Value>) {
             "total": {"type": "integer"}, "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
             "results": {"type": "array", "items": {"type": "object", "required": ["success"], "properties": {
                 "id": {"type": ["string", "null"]}, "success": {"type": "boolean"}, "index": {"type": "integer"}, "data": {"type": "object"},
-                "errors": {"type": "array", "items": schema_ref("Error")}}}}}}),
+                "errors": {"type": "array", "items": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "httpStatus": {"type": "integer"}, "field": {"type": "string"}}}}}}}}}),
     );
     schemas.insert(
         "User".into(),
@@ -971,7 +989,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         "requestBody", body(json!({"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {
             "type": "object", "required": ["object"], "properties": {"object": {"type": "string", "minLength": 1}, "op": {"type": "string", "enum": ["create", "insert", "update", "delete"]},
             "action": {"type": "string", "enum": ["create", "insert", "update", "delete"]}, "id": {"type": "string"}, "data": {"type": "object"}}}},
-            "atomic": {"type": "boolean"}}})))}));
+            "atomic": {"const": true, "description": "A cross-object batch is always atomic (false: 400 BATCH_NOT_ATOMIC)"}}})))}));
     let meta_errors = || {
         errors_of(&[
             ("401", "Unauthenticated"),
@@ -1064,7 +1082,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
             "/api/v1/auth/admin/create-user",
             "admin_create_user",
             "Create a user (administrators); the user must change the password at first sign-in",
-            json!({"email": email, "password": new_password, "name": {"type": "string", "maxLength": 255}, "positions": positions.clone()}),
+            json!({"email": {"type": "string", "maxLength": auth::MAX_EMAIL_LEN, "pattern": EMAIL_PATTERN}, "password": new_password, "name": {"type": "string", "maxLength": 255}, "positions": positions.clone()}),
             json!(["email", "password"]),
         ),
         admin(
@@ -1102,7 +1120,8 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         "post": with(operation("auth", "create_api_key".into(), "Issue an API key for the caller (the key is shown once)",
             &[("201", ok("The key", schema_ref("Success")))], auth_errors(&[])),
             "requestBody", body(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-                "expiresIn": {"type": "integer", "minimum": 1, "description": "Seconds"}, "expiresAt": {"type": "string", "format": "date-time"}}}))),
+                "expiresIn": {"type": "integer", "minimum": 1, "description": "Seconds"}, "expiresAt": {"type": "string", "format": "date-time"}},
+                "not": {"required": ["expiresIn", "expiresAt"]}}))),
         "get": operation("auth", "list_api_keys".into(), "The caller's API keys (never the keys themselves)", &[("200", ok("Keys", schema_ref("Success")))], auth_errors(&[]))}));
     paths.insert("/api/v1/auth/api-keys/{id}".into(), json!({"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
         "delete": operation("auth", "revoke_api_key".into(), "Revoke one of the caller's API keys", &[("200", ok("Revoked", schema_ref("Success")))], auth_errors(&["404"]))}));
