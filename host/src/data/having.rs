@@ -10,7 +10,7 @@
 use super::error::DataError;
 use super::limits::{MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_IN_VALUES};
 use super::query::{AggFunction, Query};
-use super::sql::{Builder, quote};
+use super::sql::{Builder, push_junction, quote};
 use super::values::SqlValue;
 use crate::artifact::fields::StorageKind;
 use crate::data::catalog::ObjectSchema;
@@ -79,15 +79,9 @@ pub fn parse(object: &ObjectSchema, q: &Query, v: &Value) -> Result<Having, Data
             "'having' filters the rows of an aggregate query; this query has no 'groupBy' or 'aggregations'",
         ));
     }
-    let aliases: Vec<&str> = q
-        .aggregations
-        .iter()
-        .map(|a| a.alias.as_str())
-        .chain(q.group_by.iter().map(|g| g.alias.as_str()))
-        .collect();
     let mut p = Parser {
         object: &object.name,
-        aliases,
+        aliases: q.aliases(),
         nodes: 0,
     };
     p.node(v, 0)
@@ -286,26 +280,9 @@ pub fn push(
 ) -> Result<(), DataError> {
     match h {
         Having::And(items) | Having::Or(items) => {
-            let joiner = if matches!(h, Having::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            b.push("(");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    b.push(joiner);
-                }
-                push(b, object, q, item)?;
-            }
-            if items.is_empty() {
-                b.push(if matches!(h, Having::And(_)) {
-                    "1=1"
-                } else {
-                    "1=0"
-                });
-            }
-            b.push(")");
+            push_junction(b, matches!(h, Having::And(_)), items, |b, item| {
+                push(b, object, q, item)
+            })?;
         }
         Having::Cmp { alias, op, value } => {
             let col = quote(alias);

@@ -124,6 +124,15 @@ pub struct GroupBy {
 }
 
 impl Query {
+    /// The names the rows of an aggregate query have: its aggregations' aliases, then its groups'.
+    pub fn aliases(&self) -> Vec<&str> {
+        self.aggregations
+            .iter()
+            .map(|a| a.alias.as_str())
+            .chain(self.group_by.iter().map(|g| g.alias.as_str()))
+            .collect()
+    }
+
     pub fn is_aggregate(&self) -> bool {
         !self.aggregations.is_empty() || !self.group_by.is_empty()
     }
@@ -408,12 +417,7 @@ impl Query {
             q.having = Some(super::having::parse(object, &q, h)?);
         }
         if q.is_aggregate() {
-            let aliases: Vec<&str> = q
-                .aggregations
-                .iter()
-                .map(|a| a.alias.as_str())
-                .chain(q.group_by.iter().map(|g| g.alias.as_str()))
-                .collect();
+            let aliases = q.aliases();
             for o in &q.order_by {
                 if !aliases.contains(&o.field.as_str()) {
                     return Err(DataError::InvalidSort {

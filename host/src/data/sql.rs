@@ -229,27 +229,10 @@ pub(crate) fn text_of(v: &Value) -> String {
 
 pub fn push_filter(b: &mut Builder, object: &ObjectSchema, f: &Filter) -> Result<(), DataError> {
     match f {
-        Filter::And(items) | Filter::Or(items) if items.is_empty() => {
-            b.push(if matches!(f, Filter::And(_)) {
-                "1=1"
-            } else {
-                "1=0"
-            });
-        }
         Filter::And(items) | Filter::Or(items) => {
-            let joiner = if matches!(f, Filter::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            b.push("(");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    b.push(joiner);
-                }
-                push_filter(b, object, item)?;
-            }
-            b.push(")");
+            push_junction(b, matches!(f, Filter::And(_)), items, |b, item| {
+                push_filter(b, object, item)
+            })?;
         }
         Filter::Not(inner) => {
             b.push("NOT (");
@@ -258,6 +241,28 @@ pub fn push_filter(b: &mut Builder, object: &ObjectSchema, f: &Filter) -> Result
         }
         Filter::Cond(c) => push_condition(b, object, c)?,
     }
+    Ok(())
+}
+
+/// `(a AND b …)` or `(a OR b …)` over `items`, each pushed by `each`; an empty list is `1=1` (AND) or `1=0` (OR).
+pub(crate) fn push_junction<T>(
+    b: &mut Builder,
+    and: bool,
+    items: &[T],
+    mut each: impl FnMut(&mut Builder, &T) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    if items.is_empty() {
+        b.push(if and { "1=1" } else { "1=0" });
+        return Ok(());
+    }
+    b.push("(");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            b.push(if and { " AND " } else { " OR " });
+        }
+        each(b, item)?;
+    }
+    b.push(")");
     Ok(())
 }
 
