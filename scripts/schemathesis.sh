@@ -27,6 +27,7 @@ CACHE="${OBJECTOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/objectos}"
 VENV="$CACHE/schemathesis-$ST_VERSION"
 BIN="${OBJECTOS_BIN:-target/debug/objectos}"
 JS_RUNTIME="${OBJECTOS_JS_RUNTIME:-target/guests/wasm32-wasip2/release/js_runtime.wasm}"
+CONFIG="$PWD/tests/schemathesis/schemathesis.toml"
 
 if [ "$#" -gt 0 ]; then
   APPS=("$@")
@@ -96,7 +97,7 @@ for artifact in "${APPS[@]}"; do
   # Signing out or banning would end the session the run uses; changing the password would lock it out.
   # Run from the app's temporary folder, so schemathesis's own cache stays out of the repository.
   set +e
-  (cd "$dir" && "$VENV/bin/st" run "$dir/openapi.json" --url "$base" \
+  (cd "$dir" && "$VENV/bin/st" --config-file "$CONFIG" run "$dir/openapi.json" --url "$base" \
       -H "Authorization: Bearer $token" \
       --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 2 \
       --exclude-operation-id sign_out --exclude-operation-id admin_ban_user \

@@ -343,7 +343,7 @@ on_all_drivers!(cross_object_batch_is_atomic, |k| {
         panic!("batch")
     };
     assert_eq!(results.len(), 4);
-    assert!(matches!(&results[2], OpResult::Record(r) if r["qty"] == json!(9)));
+    assert!(matches!(&results[2], OpResult::Updated { record, .. } if record["qty"] == json!(9)));
     assert_eq!(
         k.get("t_item", "item_b").await.unwrap()["category"],
         "cat_b"

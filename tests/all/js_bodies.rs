@@ -377,3 +377,102 @@ async fn snapshot_instances_start_fresh_and_agree_with_the_plain_runtime() {
         run(&plain, not_prepared, false, sum).await
     );
 }
+
+/// A before-hook sees only what the caller may send: an undeclared key, or a value of a JSON kind its field
+/// can never hold (an object for a text or a date, a boolean for an e-mail address), is the caller's 400
+/// naming the field before any hook condition or body runs on it (the condition would fail to evaluate and
+/// the body would throw: the app's 500). Values of the right kind still reach the hooks, which may normalize
+/// them.
+#[tokio::test]
+async fn hooks_never_see_malformed_caller_values() {
+    let app = json!({
+        "manifest": {"id": "com.objectos.hookinputs", "namespace": "hi", "version": "1.0.0", "type": "app", "name": "hook inputs"},
+        "objects": [{"name": "hi_note", "label": "Note", "fields": {
+            "body": {"type": "text", "label": "Body"},
+            "due": {"type": "date", "label": "Due"},
+            "email": {"type": "email", "label": "Email"},
+            "due_text": {"type": "text", "label": "Due text"}
+        }}],
+        "hooks": [
+            {"name": "hi_no_secrets", "object": "hi_note", "events": ["beforeInsert", "beforeUpdate"],
+             "condition": {"dialect": "cel", "source": "record.body != null && lower(record.body).contains(\"password:\")"},
+             "body": {"language": "js", "source": "throw new Error('Notes must not contain passwords');"}},
+            {"name": "hi_due_copy", "object": "hi_note", "events": ["beforeInsert"],
+             "body": {"language": "js", "source": "var i = ctx.input; if (i.due) { i.due_text = new Date(String(i.due)).toISOString().slice(0, 10); } if (typeof i.email === 'string') { i.email = i.email.trim().toLowerCase(); }"}}
+        ]
+    });
+    let (s, t) = server(app).await;
+    let t = Some(t.as_str());
+    for (payload, field, code) in [
+        (json!({"body": {}}), "body", "invalid_type"),
+        (json!({"body": ["password: x"]}), "body", "invalid_type"),
+        (json!({"due": {}}), "due", "invalid_date"),
+        (json!({"due": true}), "due", "invalid_date"),
+        (json!({"email": false}), "email", "invalid_email"),
+    ] {
+        let r = s
+            .call("POST", "/api/v1/data/hi_note", payload.clone(), t)
+            .await;
+        assert_eq!(r.status, 400, "{payload}: {:?}", r.body);
+        assert_eq!(
+            r.body["code"], "VALIDATION_FAILED",
+            "{payload}: {:?}",
+            r.body
+        );
+        assert_eq!(
+            r.body["fields"][0]["field"], field,
+            "{payload}: {:?}",
+            r.body
+        );
+        assert_eq!(r.body["fields"][0]["code"], code, "{payload}: {:?}", r.body);
+    }
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hi_note",
+            json!({"body": "x", "severity": 3}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["code"], "INVALID_FIELD");
+    assert_eq!(r.body["field"], "severity");
+
+    // Values of the right kind reach the hooks: the condition holds and refuses, the body normalizes.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hi_note",
+            json!({"body": "PASSWORD: hunter2"}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("must not contain passwords")),
+        "{:?}",
+        r.body
+    );
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hi_note",
+            json!({"body": "fine", "due": "2026-03-05", "email": "  Ann@Example.COM "}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["record"]["due_text"], "2026-03-05");
+    assert_eq!(r.body["record"]["email"], "ann@example.com");
+    let id = r.body["id"].as_str().expect("id").to_string();
+
+    // An update is checked the same way before its hooks run; nothing is written.
+    let path = format!("/api/v1/data/hi_note/{id}");
+    let r = s.call("PATCH", &path, json!({"body": {"a": 1}}), t).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "body");
+    let r = s.call("GET", &path, Value::Null, t).await;
+    assert_eq!(r.body["record"]["body"], "fine");
+}

@@ -319,7 +319,7 @@ impl K<'_> {
             expected_version: expected.map(str::to_string),
         };
         match self.0.execute(&alice(), op).await? {
-            OpResult::Record(r) => Ok(r),
+            OpResult::Updated { record, .. } => Ok(record),
             other => panic!("unexpected {other:?}"),
         }
     }

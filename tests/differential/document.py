@@ -73,6 +73,8 @@ BY_CALL = {
     "list-offset-negative": "deliberate: a negative offset is refused with 400 (the real server fails with a 500)",
     "list-limit-zero": "deliberate: limit=0 answers no records with the true total and hasMore (the real server answers total 0)",
     "query-sum-text-field": "deliberate: sum/avg over a text field is refused with 400 (the real server answers 0)",
+    "create-bad-date-hook-crash":
+        "deliberate: a value of the wrong kind for its field (here a date not in ISO-8601) is the caller's 400 before any hook runs (on the real server the app's hook fails on it: 500)",
     "portal-ticket-after-close":
         "deliberate: a write whose after-hook fails is rolled back with it (the real server answers 403 and keeps the write)",
 }

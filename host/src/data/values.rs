@@ -263,6 +263,58 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
     }
 }
 
+/// A caller's value as a before-hook gets it: in the JSON kind of its field (a number or a boolean sent to a
+/// text field as its text, a numeric text sent to a number field as the number, a lone value of a list field
+/// as a list of one, a `{id}` object of a lookup as the id), or the caller's error when the field can never
+/// hold it (an object or a list for a text, date or number, a boolean for an e-mail address, a date that is
+/// not ISO-8601). Values of the right kind with the wrong content (an unknown option, a text too long) go
+/// through as sent: a hook may still normalize them, and the full check runs on what the hooks leave.
+pub fn caller_value(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    use FieldType::*;
+    let kind = |v: &Value| std::mem::discriminant(v);
+    let list = field.multiple || field.ftype.is_list();
+    let holds_structure = list
+        || matches!(
+            field.ftype,
+            Json | Composite | Record | Repeater | Location | Address | Vector | Code
+        );
+    match coerce(field, value) {
+        Ok(c) if kind(&c) == kind(value) => Ok(value.clone()),
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let wrong_kind = matches!(
+                e.code,
+                "invalid_type"
+                    | "invalid_number"
+                    | "invalid_boolean"
+                    | "invalid_reference"
+                    | "invalid_date"
+                    | "invalid_time"
+            ) || (!holds_structure
+                && matches!(value, Value::Bool(_) | Value::Array(_) | Value::Object(_)));
+            if wrong_kind {
+                return Err(e);
+            }
+            // The right kind, content refused (for now): still in the field's kind, for the hooks.
+            Ok(match value {
+                Value::Number(_) | Value::Bool(_) if list => json!([value_text(value)]),
+                Value::String(_) if list => json!([value]),
+                Value::Number(_) | Value::Bool(_) if field.storage == Some(StorageKind::Text) => {
+                    Value::String(value_text(value))
+                }
+                _ => value.clone(),
+            })
+        }
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    scalar_text(v).unwrap_or_default()
+}
+
 /// A structured value checked against its shape: `<Label> has an invalid <type> value: <detail>`.
 fn shaped(
     field: &FieldSchema,

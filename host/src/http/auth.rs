@@ -4,6 +4,7 @@
 
 use super::errors::ApiError;
 use super::{JsonBody, SESSION_COOKIE, Shared, identity, json_response, presented_credentials};
+use crate::security::admin::MAX_POSITION_LEN;
 use crate::security::auth::{AuthError, SignedIn, public_session, public_user};
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
@@ -168,15 +169,22 @@ async fn change_password(
     ))
 }
 
-fn strings(body: &Value, key: &str) -> Vec<String> {
-    body.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_str().map(str::to_string))
-                .collect()
+/// An optional list of texts (absent: none); anything else is the caller's 400 naming the field.
+fn strings(body: &Value, key: &'static str) -> Result<Vec<String>, ApiError> {
+    let invalid = || {
+        ApiError::Auth(AuthError::Invalid {
+            field: key,
+            message: format!("{key} must be an array of strings"),
         })
-        .unwrap_or_default()
+    };
+    match body.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|p| p.as_str().map(str::to_string).ok_or_else(invalid))
+            .collect(),
+        Some(_) => Err(invalid()),
+    }
 }
 
 async fn create_user(
@@ -193,7 +201,7 @@ async fn create_user(
             text(&body, "email")?,
             text(&body, "password")?,
             name,
-            &strings(&body, "positions"),
+            &strings(&body, "positions")?,
         )
         .await?;
     let field = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
@@ -215,7 +223,7 @@ async fn set_positions(
     let who = identity(&s, &headers).await?;
     let user = s
         .auth
-        .admin_set_positions(&who, text(&body, "userId")?, &strings(&body, "positions"))
+        .admin_set_positions(&who, text(&body, "userId")?, &strings(&body, "positions")?)
         .await?;
     Ok(json_response(
         200,
@@ -231,9 +239,15 @@ async fn bind_permission_sets(
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
     let position = text(&body, "position")?;
+    if position.trim().is_empty() || position.chars().count() > MAX_POSITION_LEN {
+        return Err(ApiError::Auth(AuthError::Invalid {
+            field: "position",
+            message: format!("position is 1 to {MAX_POSITION_LEN} characters"),
+        }));
+    }
     let bound = s
         .kernel
-        .bind_permission_sets(&who.principal, position, &strings(&body, "permissionSets"))
+        .bind_permission_sets(&who.principal, position, &strings(&body, "permissionSets")?)
         .await?;
     Ok(json_response(
         200,

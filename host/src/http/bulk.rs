@@ -334,8 +334,8 @@ fn missing_id(object: &str, operation: &str) -> DataError {
 /// A succeeded record: `{id, success: true, index, data?}`.
 fn succeeded(r: OpResult, id: &Option<String>, index: usize, return_records: bool) -> Value {
     let mut m = Map::new();
-    let (id, data) = match r {
-        OpResult::Record(rec) => (
+    let (id, data) = match r.into_record() {
+        Some(rec) => (
             id.clone()
                 .or_else(|| rec.get("id").and_then(Value::as_str).map(str::to_string)),
             Some(rec),
@@ -858,9 +858,8 @@ async fn batch(
     let results: Vec<Value> = results
         .into_iter()
         .map(|r| match r {
-            OpResult::Record(rec) => Value::Object(rec),
             OpResult::Deleted { .. } => Value::Bool(true),
-            _ => Value::Null,
+            other => other.into_record().map_or(Value::Null, Value::Object),
         })
         .collect();
     Ok(json_response(200, json!({"results": results})))

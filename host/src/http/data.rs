@@ -58,10 +58,7 @@ fn list_body(object: &str, result: OpResult) -> Value {
 }
 
 fn record_of(result: OpResult) -> Record {
-    match result {
-        OpResult::Record(r) => r,
-        _ => Record::new(),
-    }
+    result.into_record().unwrap_or_default()
 }
 
 async fn list(
@@ -283,10 +280,17 @@ async fn update(
     };
     let expected = expected_version(&mut patch, &headers);
     let mut dropped = drop_readonly(&s, &object, &mut patch);
-    let when = s
-        .kernel
-        .readonly_when_drops(&who.principal, &object, &id, &patch)
-        .await;
+    let op = DataOp::Update {
+        object: object.clone(),
+        id: id.clone(),
+        patch,
+        expected_version: expected,
+    };
+    let result = s.kernel.execute(&who.principal, op).await?;
+    let when = match &result {
+        OpResult::Updated { readonly_when, .. } => readonly_when.clone(),
+        _ => Vec::new(),
+    };
     if !when.is_empty() {
         let entry = json!({"object": object, "fields": when, "reason": "readonly_when"});
         match dropped.as_mut().and_then(Value::as_array_mut) {
@@ -294,13 +298,7 @@ async fn update(
             None => dropped = Some(json!([entry])),
         }
     }
-    let op = DataOp::Update {
-        object: object.clone(),
-        id: id.clone(),
-        patch,
-        expected_version: expected,
-    };
-    let record = record_of(s.kernel.execute(&who.principal, op).await?);
+    let record = record_of(result);
     Ok(json_response(
         200,
         with_dropped(

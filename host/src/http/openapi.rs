@@ -64,8 +64,6 @@ enum Use {
     Read,
     /// In a create or update body.
     Write,
-    /// As a filter operand.
-    Filter,
 }
 
 /// The real server's phone test (data::values::is_phone).
@@ -123,7 +121,13 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             }
             n
         }
-        Boolean | Toggle => json!({"type": "boolean"}),
+        Boolean | Toggle => match usage {
+            Use::Read => json!({"type": "boolean"}),
+            // Written as a boolean, or as 1/0 and their texts (data::values::coerce).
+            Use::Write => {
+                json!({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", 1, 0]}]})
+            }
+        },
         Date => match usage {
             Use::Read => json!({"type": "string", "format": "date"}),
             _ => json!({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
@@ -135,7 +139,7 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         Time => json!({"type": "string", "pattern": TIME_PATTERN}),
         Select | Radio | Multiselect | Checkboxes => {
             let one = json!({"type": "string", "enum": f.options});
-            if list && usage != Use::Filter {
+            if list {
                 json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
             } else {
                 one
@@ -143,22 +147,16 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         }
         Tags => {
             let one = json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS});
-            if usage == Use::Filter {
-                one
-            } else {
-                json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
-            }
+            json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
         }
         Lookup | MasterDetail | Tree | User => {
             let id = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"});
             let one = match usage {
                 // An expanded lookup is the related record.
                 Use::Read => json!({"type": ["string", "object"]}),
-                // Any text may be compared with an id (it matches nothing when it is none).
-                Use::Filter => json!({"type": "string"}),
                 Use::Write => id,
             };
-            if f.multiple && usage != Use::Filter {
+            if f.multiple {
                 json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
             } else {
                 one
@@ -166,7 +164,6 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         }
         Email => match usage {
             Use::Write => json!({"type": "string", "pattern": EMAIL_PATTERN}),
-            Use::Filter => json!({"type": "string"}),
             Use::Read => json!({"type": "string"}),
         },
         Phone if usage == Use::Write => {
@@ -174,7 +171,6 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         }
         Url => match usage {
             Use::Write => json!({"type": "string", "pattern": URL_PATTERN}),
-            Use::Filter => json!({"type": "string"}),
             Use::Read => json!({"type": "string"}),
         },
         Vector => json!({"type": "array", "items": {"type": "number"}}),
@@ -194,27 +190,26 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         | Video | Audio => json!({}),
         Text | Textarea | Phone | Password | Secret | Markdown | Html | Richtext | Code | Color
         | Signature | Qrcode => {
+            // A number or a boolean written to a text field is stored as its text.
+            let written = json!(["string", "number", "boolean"]);
             let mut t = json!({"type": "string"});
             if usage == Use::Write && f.required {
                 // A blank text is no value, and a required field needs one.
-                t = json!({"type": "string", "minLength": f.min_length.unwrap_or(1).max(1),
+                t = json!({"type": written, "minLength": f.min_length.unwrap_or(1).max(1),
                     "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS), "pattern": r"\S"});
             } else if usage == Use::Write {
+                t["type"] = written.clone();
                 t["maxLength"] = json!(f.max_length.unwrap_or(limits::MAX_VALUE_CHARS));
                 if let Some(n) = f.min_length.filter(|n| *n > 0) {
                     // An empty text is no value; a shorter non-empty one is refused.
-                    t = json!({"anyOf": [{"type": "string", "minLength": n, "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS)}, {"type": "string", "maxLength": 0}]});
+                    t = json!({"anyOf": [{"type": written, "minLength": n, "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS)}, {"type": "string", "maxLength": 0}]});
                 }
-            } else if usage == Use::Filter {
-                t["maxLength"] = json!(limits::MAX_VALUE_CHARS);
             }
             t
         }
     };
     if let Some(m) = s.as_object_mut() {
-        if usage != Use::Filter {
-            m.insert("title".into(), json!(f.label));
-        }
+        m.insert("title".into(), json!(f.label));
         if matches!(f.ftype, Password | Secret) {
             m.insert("writeOnly".into(), json!(true));
         }
@@ -296,19 +291,60 @@ fn filterable<'a>(
     readable(o, access).filter(|f| f.storage.is_some() && f.storage != Some(StorageKind::Json))
 }
 
+/// A value a filter compares with anything (a text field, an alias of a grouped row): any scalar, a text no
+/// longer than MAX_VALUE_CHARS.
+fn filter_operand() -> Value {
+    json!({"type": ["string", "number", "boolean"], "maxLength": limits::MAX_VALUE_CHARS})
+}
+
+/// A numeric text, as a number field's filter takes it.
+const NUMERIC_PATTERN: &str = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$";
+
+/// What a filter may compare `f` with, by its column (data::filter refuses the rest): a number or a
+/// numeric text, a date or date-time text, a boolean (or 1/0, "true"/"false"/"1"/"0"), any scalar for text.
+fn field_operand(f: &FieldSchema) -> Value {
+    let dates = json!({"anyOf": [{"type": "string", "pattern": DATE_PATTERN}, {"type": "string", "pattern": DATETIME_PATTERN}]});
+    match f.storage {
+        Some(StorageKind::Number(_)) => {
+            json!({"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMERIC_PATTERN}]})
+        }
+        Some(StorageKind::Date | StorageKind::DateTime) => dates,
+        Some(StorageKind::Boolean) => {
+            json!({"anyOf": [{"type": ["boolean", "number"]}, {"enum": ["true", "false", "1", "0"]}]})
+        }
+        _ => filter_operand(),
+    }
+}
+
+/// A field's equality filter in the URL (`?status=open`): the text forms of [`field_operand`].
+fn field_param(f: &FieldSchema) -> Value {
+    match f.storage {
+        Some(StorageKind::Number(_)) => json!({"type": "string", "pattern": NUMERIC_PATTERN}),
+        Some(StorageKind::Date | StorageKind::DateTime) => {
+            json!({"type": "string", "pattern": format!("{}|{}", DATE_PATTERN, DATETIME_PATTERN)})
+        }
+        Some(StorageKind::Boolean) => {
+            json!({"type": "string", "enum": ["true", "false", "1", "0"]})
+        }
+        _ => json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
+    }
+}
+
 /// The object form of a filter on `o`: field → value, `null`, or operators; `$and` / `$or` of such maps.
 fn where_schema(o: &ObjectSchema, access: &Access) -> Value {
     let mut props = Map::new();
     for f in filterable(o, access) {
-        let v = value_schema(f, Use::Filter);
+        // A text column compares with any scalar (an id with any text: it matches nothing when it is none).
+        let v = field_operand(f);
         let mut ops = Map::new();
+        // null compares as "no value" (`$eq: null` is `$null: true`).
         for op in ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"] {
-            ops.insert(op.into(), v.clone());
+            ops.insert(op.into(), nullable(v.clone()));
         }
         for op in ["$in", "$nin"] {
             ops.insert(
                 op.into(),
-                json!({"type": "array", "items": v, "maxItems": limits::MAX_IN_VALUES}),
+                json!({"type": "array", "items": nullable(v.clone()), "maxItems": limits::MAX_IN_VALUES}),
             );
         }
         for op in ["$null", "$exists"] {
@@ -324,21 +360,23 @@ fn where_schema(o: &ObjectSchema, access: &Access) -> Value {
             ] {
                 ops.insert(
                     op.into(),
-                    json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
+                    json!({"type": ["string", "number"], "maxLength": limits::MAX_VALUE_CHARS}),
                 );
             }
         }
         let ops = json!({"type": "object", "properties": ops, "additionalProperties": false, "minProperties": 1});
         props.insert(f.name.clone(), json!({"anyOf": [v, {"type": "null"}, ops]}));
     }
-    let leaf = json!({"type": "object", "properties": props, "additionalProperties": false});
-    let mut top = props.clone();
+    // `$and` / `$or` hold filters of the same form, `$not` one (this schema, by reference).
+    let itself = schema_ref(&format!("{}_where", o.name));
+    let mut top = props;
     for op in ["$and", "$or"] {
         top.insert(
             op.into(),
-            json!({"type": "array", "items": leaf, "maxItems": 32}),
+            json!({"type": "array", "items": itself, "maxItems": limits::MAX_FILTER_NODES}),
         );
     }
+    top.insert("$not".into(), itself);
     json!({"type": "object", "properties": top, "additionalProperties": false,
         "description": format!("A filter in the object form: field → value, null, or {{$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $null, $exists, and on text $contains, $startsWith, $endsWith, $icontains, $like}}; $and / $or / $not combine filters. The array form ([\"field\", \"operator\", value], [\"and\", …]) is accepted too. At most {} conditions, {} levels deep, {} values in $in.",
             limits::MAX_FILTER_NODES, limits::MAX_FILTER_DEPTH, limits::MAX_IN_VALUES)})
@@ -453,16 +491,33 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
         json!({"type": "array", "items": {"anyOf": [agg_count, agg_any, agg_num]}, "maxItems": 16,
         "description": "Aliases must differ from each other and from the grouped fields"}),
     );
-    agg.insert(
-        "having".into(),
-        json!({"type": "object", "propertyNames": {"pattern": "^(\\$and|\\$or|[a-z][a-z0-9_]{0,30})$"}, "description": "A filter over the grouped rows by their aliases (an alias of this query, else 400): {alias: value}, {alias: {$eq|$ne|$gt|$gte|$lt|$lte: value}}, {alias: {$in|$nin: [values]}}, {alias: {$null: bool}}, $and / $or"}),
-    );
+    agg.insert("having".into(), schema_ref("Having"));
     page(&mut agg);
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
         {"type": "object", "title": "Aggregate query", "properties": agg, "additionalProperties": false,
             "anyOf": [{"required": ["aggregations"]}, {"required": ["groupBy"]}]}
     ]})
+}
+
+/// `having`: a filter over the grouped rows by alias (data::having); `$and` / `$or` hold lists of such
+/// filters (a common, recursive schema).
+fn having_schema() -> Value {
+    let v = filter_operand();
+    let mut ops = Map::new();
+    for op in ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"] {
+        ops.insert(op.into(), nullable(v.clone()));
+    }
+    for op in ["$in", "$nin"] {
+        ops.insert(op.into(), json!({"type": "array", "items": nullable(v.clone()), "maxItems": limits::MAX_IN_VALUES}));
+    }
+    ops.insert("$null".into(), json!({"type": "boolean"}));
+    let condition = json!({"anyOf": [nullable(v), {"type": "object", "properties": ops, "additionalProperties": false, "minProperties": 1}]});
+    let list = json!({"type": "array", "items": schema_ref("Having"), "maxItems": 32});
+    json!({"type": "object", "properties": {"$and": list, "$or": list},
+        "propertyNames": {"pattern": "^(\\$and|\\$or|[a-z][a-z0-9_]{0,30})$"},
+        "additionalProperties": condition,
+        "description": "A filter over the grouped rows by their aliases (a name that is not an alias or grouped field of this query: 400): {alias: value}, {alias: {$eq|$ne|$gt|$gte|$lt|$lte: value}}, {alias: {$in|$nin: [values]}}, {alias: {$null: bool}}, $and / $or"})
 }
 
 fn content(schema: Value) -> Value {
@@ -606,21 +661,21 @@ fn object_paths(
     // GET /data/:object
     let fields = names(readable(o, access));
     let mut params = vec![
-        json!({"name": "limit", "in": "query", "schema": {"type": "string", "maxLength": 20}, "description": "Page size (aliases: top, $top). A non-negative integer; anything else is ignored and the default page (100) applies, as on ObjectStack 17.4. Larger than the maximum page (1000): cut to it. 0: no records"}),
-        json!({"name": "offset", "in": "query", "schema": {"type": "string", "maxLength": 20}, "description": format!("Records to skip (aliases: skip, $skip). A non-negative integer up to {}; anything else is ignored", limits::MAX_OFFSET)}),
+        json!({"name": "limit", "in": "query", "schema": {"type": "string"}, "description": "Page size (aliases: top, $top). A non-negative integer; anything else is ignored and the default page (100) applies, as on ObjectStack 17.4. Larger than the maximum page (1000): cut to it. 0: no records"}),
+        json!({"name": "offset", "in": "query", "schema": {"type": "string"}, "description": format!("Records to skip (aliases: skip, $skip): an integer from 0 to {} (a negative or larger one is refused with 400); text that is not a number is ignored", limits::MAX_OFFSET)}),
         json!({"name": "orderBy", "in": "query", "schema": comma_list(&sortable_names(o, access), true), "description": "Sort (aliases: sort, $orderby): comma list of `field`, `-field` or `field desc`"}),
         json!({"name": "fields", "in": "query", "schema": comma_list(&fields, false), "description": "Fields to return (aliases: select, $select); empty: all"}),
         json!({"name": "where", "in": "query", "content": {"application/json": {"schema": schema_ref(&format!("{name}_where"))}}, "description": "JSON filter (aliases: filter, filters, $filter), object or array form"}),
         json!({"name": "expand", "in": "query", "schema": comma_list(&lookup_names(o, access, s), false), "description": "Lookup fields replaced by their records (aliases: populate, $expand)"}),
         json!({"name": "search", "in": "query", "schema": {"type": "string", "maxLength": limits::MAX_VALUE_CHARS}, "description": "Text search over the searchable fields (alias: $search)"}),
-        json!({"name": "count", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}, "description": "false leaves out `total` (alias: $count)"}),
+        json!({"name": "count", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}, "description": "false (or 0) leaves out `total` (alias: $count)"}),
     ];
     for f in filterable(o, access) {
         if RESERVED.contains(&f.name.as_str()) {
             continue;
         }
         params.push(
-            json!({"name": f.name, "in": "query", "schema": value_schema(f, Use::Filter),
+            json!({"name": f.name, "in": "query", "schema": field_param(f),
             "description": format!("Equality filter on {}, AND-ed with `where`", f.label)}),
         );
     }
@@ -686,8 +741,11 @@ fn object_paths(
     // Other option keys are ignored, as on the real server (its client sends some of its own).
     let options = json!({"type": "object", "properties": {
         "atomic": {"type": "boolean"}, "continueOnError": {"type": "boolean"}, "returnRecords": {"type": "boolean"}}});
-    // An id that names no record fails its own record (RECORD_NOT_FOUND in the report).
-    let id = json!({"type": "string", "minLength": 1});
+    // Each record of these routes is checked on its own: an empty or unknown id, or data that the object's
+    // create/update schema refuses, fails that record in the report (200), not the request. Other keys of the
+    // body and of its items are ignored, as on the real server.
+    let id = json!({"type": "string", "description": "An empty id or one that names no record fails its own record"});
+    let data = |d: &str| json!({"type": "object", "description": format!("Checked as #/components/schemas/{name}_{d}; a record whose data is refused fails on its own in the report")});
     let mut update_many = operation(
         name,
         format!("update_many_{name}"),
@@ -698,9 +756,9 @@ fn object_paths(
         )],
         data_errors(&["409"]),
     );
-    update_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["records"], "additionalProperties": false, "properties": {
-        "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "required": ["id", "data"], "additionalProperties": false,
-            "properties": {"id": id, "data": schema_ref(&format!("{name}_update"))}}},
+    update_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["records"], "properties": {
+        "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "required": ["id", "data"],
+            "properties": {"id": id, "data": data("update")}}},
         "options": options}})));
     update_many.insert("x-objectos-rules".into(), rules.clone());
     paths.insert(
@@ -717,28 +775,24 @@ fn object_paths(
         )],
         data_errors(&["409"]),
     );
-    delete_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {
-        "ids": {"type": "array", "items": id, "maxItems": limits::MAX_WRITE_BATCH}, "options": options}})));
+    delete_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["ids"], "properties": {
+        "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "description": "An empty id refuses the request (400); one that names no record fails its own record"}, "maxItems": limits::MAX_WRITE_BATCH},
+        "options": options}})));
     paths.insert(
         format!("/api/v1/data/{name}/deleteMany"),
         json!({"post": delete_many}),
     );
-    let item = |op: &str, data: Option<&str>, id_required: bool| {
+    // Without `data`, a create takes the item itself as its data and an update changes nothing; an item
+    // without an id that its operation needs fails on its own.
+    let item = |op: &str, data_of: Option<&str>| {
         let mut props = Map::new();
         props.insert("id".into(), id.clone());
-        if let Some(d) = data {
-            props.insert("data".into(), schema_ref(&format!("{name}_{d}")));
+        if let Some(d) = data_of {
+            props.insert("data".into(), data(d));
         }
-        let mut required = vec![];
-        if id_required {
-            required.push("id");
-        }
-        if data.is_some() && op != "upsert" {
-            required.push("data");
-        }
-        json!({"type": "object", "title": op, "required": ["operation", "records"], "additionalProperties": false, "properties": {
+        json!({"type": "object", "title": op, "required": ["operation", "records"], "properties": {
             "operation": {"const": op},
-            "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "required": required, "additionalProperties": false, "properties": props}},
+            "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "properties": props}},
             "options": options}})
     };
     let mut object_batch = operation(
@@ -750,8 +804,10 @@ fn object_paths(
     );
     object_batch.insert(
         "requestBody".into(),
-        body(json!({"oneOf": [item("create", Some("create"), false), item("update", Some("update"), true),
-        item("upsert", Some("create"), true), item("delete", None, true)]})),
+        body(
+            json!({"oneOf": [item("create", Some("create")), item("update", Some("update")),
+        item("upsert", Some("create")), item("delete", None)]}),
+        ),
     );
     object_batch.insert("x-objectos-rules".into(), rules.clone());
     paths.insert(
@@ -766,8 +822,8 @@ fn object_paths(
                 "content": {"text/csv": {"schema": {"type": "string"}}}}))], data_errors(&[])),
             "parameters", json!([
                 {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv"]}},
-                {"name": "limit", "in": "query", "schema": {"type": "string", "maxLength": 20}, "description": "Page size (alias: top); not a number: ignored"},
-                {"name": "offset", "in": "query", "schema": {"type": "string", "maxLength": 20}, "description": "Records to skip (alias: skip); not a number: ignored"}]))}),
+                {"name": "limit", "in": "query", "schema": {"type": "string"}, "description": "Page size (alias: top); not a number: ignored"},
+                {"name": "offset", "in": "query", "schema": {"type": "string"}, "description": "Records to skip (alias: skip); not a number: ignored"}]))}),
     );
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
     let mut one = Map::new();
@@ -786,8 +842,8 @@ fn object_paths(
     );
     update.insert(
         "parameters".into(),
-        json!([{"name": "If-Match", "in": "header", "schema": {"type": "string", "maxLength": 64},
-        "description": "Optimistic locking (like the body's expectedVersion)"}]),
+        json!([{"name": "If-Match", "in": "header", "schema": {"type": "string"},
+        "description": "Optimistic locking (like the body's expectedVersion, which wins when the body has one): 409 CONCURRENT_UPDATE when the record's version differs"}]),
     );
     update.insert(
         "requestBody".into(),
@@ -798,8 +854,8 @@ fn object_paths(
     one.insert("delete".into(), with(operation(name, format!("delete_{name}"), &format!("Delete a {} record", o.label),
         &[("200", ok("Deleted", json!({"type": "object", "required": ["object", "id", "success"], "additionalProperties": false, "properties": {
             "object": {"const": name}, "id": {"type": "string"}, "success": {"const": true}}})))], data_errors(&["409"])),
-        "parameters", json!([{"name": "expectedVersion", "in": "query", "schema": {"type": "string", "maxLength": 64}, "description": "Optimistic locking"},
-            {"name": "If-Match", "in": "header", "schema": {"type": "string", "maxLength": 64}}])));
+        "parameters", json!([{"name": "expectedVersion", "in": "query", "schema": {"type": "string"}, "description": "Optimistic locking: 409 CONCURRENT_UPDATE when the record's version differs"},
+            {"name": "If-Match", "in": "header", "schema": {"type": "string"}}])));
     paths.insert(format!("/api/v1/data/{name}/{{id}}"), Value::Object(one));
 
     // Actions on this object.
@@ -881,6 +937,7 @@ fn action_errors() -> Map<String, Value> {
 }
 
 fn common_schemas(schemas: &mut Map<String, Value>) {
+    schemas.insert("Having".into(), having_schema());
     schemas.insert(
         "FieldError".into(),
         json!({"type": "object", "required": ["field", "code", "message"], "properties": {
@@ -900,8 +957,14 @@ fn common_schemas(schemas: &mut Map<String, Value>) {
             "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}),
     );
     schemas.insert(
+        "HookRefusal".into(),
+        json!({"type": "object", "title": "A hook's refusal", "required": ["error", "object"], "additionalProperties": false,
+            "description": "A before-hook of the app refused the write with its own message (as the real server answers it: no code)",
+            "properties": {"error": {"type": "string"}, "object": {"type": "string"}}}),
+    );
+    schemas.insert(
         "AnyError".into(),
-        json!({"anyOf": [schema_ref("Error"), schema_ref("NestedError")]}),
+        json!({"anyOf": [schema_ref("Error"), schema_ref("NestedError"), schema_ref("HookRefusal")]}),
     );
     schemas.insert(
         "AuthError".into(),
@@ -968,7 +1031,8 @@ fn errors_of(statuses: &[(&str, &str)]) -> Map<String, Value> {
 }
 
 /// Routes that do not depend on the artifact's objects: batch, metadata, auth, discovery, health.
-fn fixed_paths(paths: &mut Map<String, Value>) {
+/// The routes every app has (batch, metadata, auth); `permission_sets` names the artifact's permission sets.
+fn fixed_paths(paths: &mut Map<String, Value>, permission_sets: &[String], key_ttl: u64) {
     let std_errors = || {
         errors_of(&[
             ("400", "BadRequest"),
@@ -987,8 +1051,8 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         &[("200", ok("Each operation's record (or {id, success} for a delete), in order", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {"type": "object"}}}})))],
         batch_errors),
         "requestBody", body(json!({"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {
-            "type": "object", "required": ["object"], "properties": {"object": {"type": "string", "minLength": 1}, "op": {"type": "string", "enum": ["create", "insert", "update", "delete"]},
-            "action": {"type": "string", "enum": ["create", "insert", "update", "delete"]}, "id": {"type": "string"}, "data": {"type": "object"}}}},
+            "type": "object", "required": ["object"], "properties": {"object": {"type": "string", "minLength": 1},
+            "action": {"type": "string", "enum": ["create", "update", "delete"], "description": "Default: create"}, "id": {"type": "string"}, "data": {"type": "object"}}}},
             "atomic": {"const": true, "description": "A cross-object batch is always atomic (false: 400 BATCH_NOT_ATOMIC)"}}})))}));
     let meta_errors = || {
         errors_of(&[
@@ -1067,14 +1131,20 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         "requestBody", body(json!({"type": "object", "required": ["currentPassword", "newPassword"], "properties": {
             "currentPassword": password, "newPassword": new_password.clone(), "revokeOtherSessions": {"type": "boolean"}}})))}));
     let admin = |path: &str, id: &str, summary: &str, props: Value, required: Value| {
+        // An e-mail address that already has a user: 422 USER_ALREADY_EXISTS.
+        let extra: &[&str] = if id == "admin_create_user" {
+            &["404", "422"]
+        } else {
+            &["404"]
+        };
         (
             path.to_string(),
-            json!({"post": with(operation("auth", id.into(), summary, &[("200", ok("Done", schema_ref("Success")))], auth_errors(&["404"])),
+            json!({"post": with(operation("auth", id.into(), summary, &[("200", ok("Done", schema_ref("Success")))], auth_errors(extra)),
             "requestBody", body(json!({"type": "object", "required": required, "properties": props})))}),
         )
     };
-    let strings =
-        json!({"type": "array", "items": {"type": "string", "maxLength": 255}, "maxItems": 100});
+    let sets = json!({"type": "array", "items": {"type": "string", "enum": permission_sets}, "maxItems": 100,
+        "description": "Names of the artifact's permission sets"});
     let position = json!({"type": "string", "minLength": 1, "maxLength": crate::security::admin::MAX_POSITION_LEN, "pattern": r"\S"});
     let positions = json!({"type": "array", "items": position.clone(), "maxItems": crate::security::admin::MAX_POSITIONS});
     for (path, item) in [
@@ -1096,7 +1166,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
             "/api/v1/auth/admin/bind-permission-sets",
             "admin_bind_permission_sets",
             "Replace the permission sets a position grants (administrators)",
-            json!({"position": position, "permissionSets": strings}),
+            json!({"position": position, "permissionSets": sets}),
             json!(["position"]),
         ),
         admin(
@@ -1120,7 +1190,7 @@ fn fixed_paths(paths: &mut Map<String, Value>) {
         "post": with(operation("auth", "create_api_key".into(), "Issue an API key for the caller (the key is shown once)",
             &[("201", ok("The key", schema_ref("Success")))], auth_errors(&[])),
             "requestBody", body(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-                "expiresIn": {"type": "integer", "minimum": 1, "description": "Seconds"}, "expiresAt": {"type": "string", "format": "date-time"}},
+                "expiresIn": {"type": ["integer", "null"], "minimum": 1, "maximum": key_ttl, "description": "Seconds, at most the deployment's longest key lifetime; null: the default lifetime"}, "expiresAt": {"type": ["string", "null"], "format": "date-time", "description": "In the future, at most the deployment's longest key lifetime ahead; null: the default lifetime"}},
                 "not": {"required": ["expiresIn", "expiresAt"]}}))),
         "get": operation("auth", "list_api_keys".into(), "The caller's API keys (never the keys themselves)", &[("200", ok("Keys", schema_ref("Success")))], auth_errors(&[]))}));
     paths.insert("/api/v1/auth/api-keys/{id}".into(), json!({"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
@@ -1188,7 +1258,15 @@ pub fn document(s: &Shared, viewer: &Viewer) -> Value {
     for (o, access) in &readable {
         object_paths(s, o, access, &mut paths, &mut schemas);
     }
-    fixed_paths(&mut paths);
+    let sets: Vec<String> = s
+        .kernel
+        .artifact()
+        .definition
+        .permissions
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    fixed_paths(&mut paths, &sets, s.config.auth.api_key_max_ttl.as_secs());
     let manifest = s
         .kernel
         .artifact()

@@ -3,7 +3,7 @@
 //! the caller (its `data` calls go through `Kernel::execute`).
 
 use super::hooks::{Body, WriteCx, caller_of};
-use super::{DataOp, Kernel, OpResult, Principal};
+use super::{DataOp, Kernel, Principal};
 use crate::artifact::Artifact;
 use crate::artifact::model::{ActionDef, BodyDef};
 use crate::data::driver::Transaction;
@@ -332,7 +332,7 @@ impl Kernel {
         // The record, as the caller may read it: one the caller cannot read is not found (404, like the data
         // route), whoever the body then runs as.
         let record = match record_id {
-            Some(id) => match self
+            Some(id) => self
                 .execute_at(
                     principal,
                     DataOp::Get {
@@ -343,10 +343,7 @@ impl Kernel {
                     1,
                 )
                 .await?
-            {
-                OpResult::Record(r) => Some(r),
-                _ => None,
-            },
+                .into_record(),
             None => None,
         };
         let scope = record.clone().unwrap_or_default();
@@ -500,10 +497,7 @@ impl Kernel {
                 },
             )
             .await?;
-        let record = match result {
-            OpResult::Record(r) => Value::Object(r),
-            _ => Value::Null,
-        };
+        let record = result.into_record().map_or(Value::Null, Value::Object);
         Ok(json!({"operation": "update", "object": object, "id": id, "record": record}))
     }
 

@@ -949,7 +949,9 @@ impl Kernel {
                 OpResult::List { records, total, .. } => {
                     Ok(json!({"records": records, "total": total}).to_string())
                 }
-                OpResult::Record(r) => Ok(Value::Object(r).to_string()),
+                OpResult::Record(r) | OpResult::Updated { record: r, .. } => {
+                    Ok(Value::Object(r).to_string())
+                }
                 OpResult::Deleted { id } => Ok(json!({"id": id, "deleted": true}).to_string()),
                 other => Ok(format!("{other:?}")),
             }

@@ -76,10 +76,26 @@ pub enum OpResult {
         has_more: bool,
     },
     Record(Record),
+    /// An updated record, and the fields of the caller's payload that `readonlyWhen` took out of the update
+    /// (they held on the stored record), for the answer's `droppedFields`.
+    Updated {
+        record: Record,
+        readonly_when: Vec<String>,
+    },
     Records(Vec<Record>),
     Deleted {
         id: String,
     },
     /// One result per operation of a batch, in order.
     Batch(Vec<OpResult>),
+}
+
+impl OpResult {
+    /// The one record of a create, read or update.
+    pub fn into_record(self) -> Option<Record> {
+        match self {
+            OpResult::Record(record) | OpResult::Updated { record, .. } => Some(record),
+            _ => None,
+        }
+    }
 }

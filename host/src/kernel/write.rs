@@ -55,8 +55,8 @@ impl Kernel {
                 } => {
                     refuse_runtime_write(principal, &object)?;
                     let schema = self.object_for(principal, &object)?.clone();
-                    Ok(OpResult::Record(
-                        self.update_in(
+                    let (record, readonly_when) = self
+                        .update_in(
                             tx,
                             principal,
                             &schema,
@@ -65,8 +65,11 @@ impl Kernel {
                             expected_version.as_deref(),
                             cx,
                         )
-                        .await?,
-                    ))
+                        .await?;
+                    Ok(OpResult::Updated {
+                        record,
+                        readonly_when,
+                    })
                 }
                 DataOp::Delete {
                     object,
@@ -144,6 +147,7 @@ impl Kernel {
         let access = self.access(principal, schema, Operation::Create)?;
         check_editable(&access, schema, &input)?;
         check_transfer(&access, schema, &input, principal.user_id.as_deref())?;
+        let input = caller_payload(schema, input)?;
         // Defaults are in place before the before-hooks run, as on the real server (a hook sees them).
         let input = with_defaults(schema, principal, input);
         let input = self
@@ -371,9 +375,11 @@ impl Kernel {
         patch: Record,
         expected: Option<&str>,
         cx: &mut WriteCx,
-    ) -> Result<Record, DataError> {
+    ) -> Result<(Record, Vec<String>), DataError> {
         let access = self.access(principal, schema, Operation::Edit)?;
         check_editable(&access, schema, &patch)?;
+        let patch = caller_payload(schema, patch)?;
+        let sent: Vec<String> = patch.keys().cloned().collect();
         let (existing, current_version) = self
             .load_at_version(tx, Some(principal), schema, id, expected)
             .await?;
@@ -395,7 +401,10 @@ impl Kernel {
             .await?;
         reject_unwritable_keys(schema, &patch)?;
         let user = user_scope(principal);
-        super::predicates::drop_readonly_when(schema, &existing, &mut patch, &user);
+        // What `readonlyWhen` takes out of the caller's own keys is reported; a hook's keys are the app's.
+        let mut readonly_when =
+            super::predicates::drop_readonly_when(schema, &existing, &mut patch, &user);
+        readonly_when.retain(|k| sent.contains(k));
         let mut changes = Record::new();
         let mut errors = Vec::new();
         for (key, value) in &patch {
@@ -533,7 +542,7 @@ impl Kernel {
         let mut out = [merged];
         mask(&access, &mut out);
         let [merged] = out;
-        Ok(merged)
+        Ok((merged, readonly_when))
     }
 
     /// Runs the before-hooks of an insert or update inside its transaction; they may replace the record.
@@ -623,6 +632,34 @@ pub(crate) fn same_version(expected: &str, current: &str) -> bool {
             (Some(a), Some(b)) => a == b,
             _ => false,
         }
+}
+
+/// The caller's own payload as the before-hooks get it: every key a writable field of the object (the real
+/// server checks undeclared keys first too), every value in its field's JSON kind
+/// ([`crate::data::values::caller_value`]). A hook's condition or body never meets an object where a text
+/// belongs or a number where a list belongs, so a malformed write is the caller's 400, not the app's 500.
+pub(crate) fn caller_payload(schema: &ObjectSchema, input: Record) -> Result<Record, DataError> {
+    reject_unwritable_keys(schema, &input)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut out = Record::with_capacity(input.len());
+    for (k, v) in input {
+        let value = match schema.field(&k) {
+            Some(f) if !f.system => match crate::data::values::caller_value(f, &v) {
+                Ok(value) => value,
+                Err(e) => {
+                    errors.push(e);
+                    v
+                }
+            },
+            _ => v,
+        };
+        out.insert(k, value);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(DataError::validation(&schema.name, errors))
+    }
 }
 
 pub(crate) fn reject_unwritable_keys(
@@ -730,7 +767,9 @@ pub(crate) fn check_client_id(object: &str, id: &str) -> Result<String, DataErro
 /// The id of the record a batch operation wrote (none for a delete).
 fn written_id(r: &OpResult) -> Option<String> {
     match r {
-        OpResult::Record(rec) => rec.get("id").and_then(Value::as_str).map(str::to_string),
+        OpResult::Record(rec) | OpResult::Updated { record: rec, .. } => {
+            rec.get("id").and_then(Value::as_str).map(str::to_string)
+        }
         _ => None,
     }
 }

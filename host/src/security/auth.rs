@@ -285,10 +285,11 @@ impl AuthService {
         principal: &Principal,
         op: DataOp,
     ) -> Result<Record, DataError> {
-        match self.kernel.execute(principal, op).await? {
-            OpResult::Record(r) => Ok(r),
-            _ => Err(DataError::Internal("unexpected result".into())),
-        }
+        self.kernel
+            .execute(principal, op)
+            .await?
+            .into_record()
+            .ok_or_else(|| DataError::Internal("unexpected result".into()))
     }
 
     /// Deletes the row of `object` that `row` was read from.
