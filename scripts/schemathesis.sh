@@ -28,6 +28,7 @@ VENV="$CACHE/schemathesis-$ST_VERSION"
 BIN="${OBJECTOS_BIN:-target/debug/objectos}"
 JS_RUNTIME="${OBJECTOS_JS_RUNTIME:-target/guests/wasm32-wasip2/release/js_runtime.wasm}"
 CONFIG="$PWD/tests/schemathesis/schemathesis.toml"
+HOOKS="$PWD/tests/schemathesis/hooks.py"
 
 if [ "$#" -gt 0 ]; then
   APPS=("$@")
@@ -97,7 +98,10 @@ for artifact in "${APPS[@]}"; do
   # Signing out or banning would end the session the run uses; changing the password would lock it out.
   # Run from the app's temporary folder, so schemathesis's own cache stays out of the repository.
   set +e
-  (cd "$dir" && "$VENV/bin/st" --config-file "$CONFIG" run "$dir/openapi.json" --url "$base" \
+  # The hooks give requests generated as valid ids of existing records where the document says a value
+  # references one (x-objectos-reference); see tests/schemathesis/hooks.py.
+  (cd "$dir" && SCHEMATHESIS_HOOKS="$HOOKS" OBJECTOS_ST_BASE="$base" OBJECTOS_ST_TOKEN="$token" \
+      "$VENV/bin/st" --config-file "$CONFIG" run "$dir/openapi.json" --url "$base" \
       -H "Authorization: Bearer $token" \
       --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 2 \
       --exclude-operation-id sign_out --exclude-operation-id admin_ban_user \

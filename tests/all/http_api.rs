@@ -714,6 +714,45 @@ on_both_servers!(metadata_health_metrics, testapp(), |s| {
         r.body["components"]["schemas"]["t_item_create"]["properties"]["status"]["enum"],
         json!(["open", "closed", "archived", null])
     );
+    // What the server accepts and refuses, said in the document: a lookup names a record of its target, a text
+    // with a short declared length takes only text, one without also numbers and booleans (stored as text), a
+    // filter compares a number field with numbers or numeric text only, a hook's refusal is an error body.
+    let schemas = &r.body["components"]["schemas"];
+    let create = &schemas["t_item_create"]["properties"];
+    // A property that may be null is `{type: [t, "null"]}` or `{anyOf: [schema, {type: null}]}`.
+    let own = |p: &Value| {
+        if p.get("anyOf").is_some() {
+            p["anyOf"][0].clone()
+        } else {
+            p.clone()
+        }
+    };
+    assert_eq!(
+        own(&create["category"])["x-objectos-reference"],
+        "t_category",
+        "{}",
+        create["category"]
+    );
+    let name_type = own(&create["name"])["type"].clone();
+    assert!(
+        name_type == json!("string") || name_type == json!(["string", "null"]),
+        "{}",
+        create["name"]
+    );
+    assert_eq!(
+        own(&create["color"])["type"],
+        json!(["string", "number", "boolean"]),
+        "{}",
+        create["color"]
+    );
+    let qty = &schemas["t_item_where"]["properties"]["qty"]["anyOf"][0];
+    assert_eq!(qty["anyOf"][0]["type"], "number", "{qty}");
+    assert!(qty["anyOf"][1]["pattern"].is_string(), "{qty}");
+    assert!(
+        schemas["AnyError"]["anyOf"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!({"$ref": "#/components/schemas/HookRefusal"})))
+    );
     let r = s.call("GET", "/api/v1/health", Value::Null, None).await;
     assert_eq!((r.status, &r.body), (200, &json!({"status": "ok"})));
     let r = s.call("GET", "/api/v1/health", Value::Null, t).await;

@@ -156,18 +156,30 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
                 Use::Read => json!({"type": ["string", "object"]}),
                 Use::Write => id,
             };
-            if f.multiple {
+            let mut s = if f.multiple {
                 json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
             } else {
                 one
+            };
+            // A written id must name an existing record of the target in the caller's organization
+            // (400 `reference_not_found` otherwise): what JSON Schema cannot say, said as an extension.
+            if usage == Use::Write
+                && let Some(target) = &f.reference
+            {
+                s["x-objectos-reference"] = json!(target);
             }
+            s
         }
         Email => match usage {
             Use::Write => json!({"type": "string", "pattern": EMAIL_PATTERN}),
             Use::Read => json!({"type": "string"}),
         },
         Phone if usage == Use::Write => {
-            json!({"type": "string", "pattern": PHONE_PATTERN, "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS)})
+            let mut p = json!({"type": "string", "pattern": PHONE_PATTERN});
+            if let Some(max) = f.max_length {
+                p["maxLength"] = json!(max);
+            }
+            p
         }
         Url => match usage {
             Use::Write => json!({"type": "string", "pattern": URL_PATTERN}),
@@ -190,19 +202,29 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         | Video | Audio => json!({}),
         Text | Textarea | Phone | Password | Secret | Markdown | Html | Richtext | Code | Color
         | Signature | Qrcode => {
-            // A number or a boolean written to a text field is stored as its text.
-            let written = json!(["string", "number", "boolean"]);
+            // A number or a boolean written to a text field is stored as its text (said only where no declared
+            // length could refuse that text: a JSON number's text is at most 24 characters).
+            let written =
+                if f.max_length.is_none_or(|m| m >= 24) && f.min_length.is_none_or(|m| m <= 1) {
+                    json!(["string", "number", "boolean"])
+                } else {
+                    json!("string")
+                };
             let mut t = json!({"type": "string"});
-            if usage == Use::Write && f.required {
-                // A blank text is no value, and a required field needs one.
-                t = json!({"type": written, "minLength": f.min_length.unwrap_or(1).max(1),
-                    "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS), "pattern": r"\S"});
-            } else if usage == Use::Write {
+            if usage == Use::Write {
                 t["type"] = written.clone();
-                t["maxLength"] = json!(f.max_length.unwrap_or(limits::MAX_VALUE_CHARS));
-                if let Some(n) = f.min_length.filter(|n| *n > 0) {
+                // Lengths are the declared ones (the request body's size bounds the rest).
+                if let Some(max) = f.max_length {
+                    t["maxLength"] = json!(max);
+                }
+                if f.required {
+                    // A blank text is no value, and a required field needs one.
+                    t["minLength"] = json!(f.min_length.unwrap_or(1).max(1));
+                    t["pattern"] = json!(r"\S");
+                } else if let Some(n) = f.min_length.filter(|n| *n > 0) {
                     // An empty text is no value; a shorter non-empty one is refused.
-                    t = json!({"anyOf": [{"type": written, "minLength": n, "maxLength": f.max_length.unwrap_or(limits::MAX_VALUE_CHARS)}, {"type": "string", "maxLength": 0}]});
+                    t["minLength"] = json!(n);
+                    t = json!({"anyOf": [t, {"type": "string", "maxLength": 0}]});
                 }
             }
             t
@@ -367,16 +389,18 @@ fn where_schema(o: &ObjectSchema, access: &Access) -> Value {
         let ops = json!({"type": "object", "properties": ops, "additionalProperties": false, "minProperties": 1});
         props.insert(f.name.clone(), json!({"anyOf": [v, {"type": "null"}, ops]}));
     }
-    // `$and` / `$or` hold filters of the same form, `$not` one (this schema, by reference).
-    let itself = schema_ref(&format!("{}_where", o.name));
+    // `$and` / `$or` hold field filters, `$not` one. The server takes deeper nesting too (up to
+    // MAX_FILTER_DEPTH and MAX_FILTER_NODES); the document stops at one level, so that what it generates stays
+    // inside those bounds.
+    let leaf = json!({"type": "object", "properties": props, "additionalProperties": false});
     let mut top = props;
     for op in ["$and", "$or"] {
         top.insert(
             op.into(),
-            json!({"type": "array", "items": itself, "maxItems": limits::MAX_FILTER_NODES}),
+            json!({"type": "array", "items": leaf, "maxItems": 16}),
         );
     }
-    top.insert("$not".into(), itself);
+    top.insert("$not".into(), leaf);
     json!({"type": "object", "properties": top, "additionalProperties": false,
         "description": format!("A filter in the object form: field → value, null, or {{$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $null, $exists, and on text $contains, $startsWith, $endsWith, $icontains, $like}}; $and / $or / $not combine filters. The array form ([\"field\", \"operator\", value], [\"and\", …]) is accepted too. At most {} conditions, {} levels deep, {} values in $in.",
             limits::MAX_FILTER_NODES, limits::MAX_FILTER_DEPTH, limits::MAX_IN_VALUES)})
@@ -496,12 +520,12 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
         {"type": "object", "title": "Aggregate query", "properties": agg, "additionalProperties": false,
-            "anyOf": [{"required": ["aggregations"]}, {"required": ["groupBy"]}]}
+            "anyOf": [{"required": ["aggregations"], "properties": {"aggregations": {"minItems": 1}}}, {"required": ["groupBy"]}]}
     ]})
 }
 
 /// `having`: a filter over the grouped rows by alias (data::having); `$and` / `$or` hold lists of such
-/// filters (a common, recursive schema).
+/// filters (a common schema).
 fn having_schema() -> Value {
     let v = filter_operand();
     let mut ops = Map::new();
@@ -513,7 +537,9 @@ fn having_schema() -> Value {
     }
     ops.insert("$null".into(), json!({"type": "boolean"}));
     let condition = json!({"anyOf": [nullable(v), {"type": "object", "properties": ops, "additionalProperties": false, "minProperties": 1}]});
-    let list = json!({"type": "array", "items": schema_ref("Having"), "maxItems": 32});
+    // One level of `$and` / `$or`, as in `where`.
+    let leaf = json!({"type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,30}$"}, "additionalProperties": condition});
+    let list = json!({"type": "array", "items": leaf, "maxItems": 16});
     json!({"type": "object", "properties": {"$and": list, "$or": list},
         "propertyNames": {"pattern": "^(\\$and|\\$or|[a-z][a-z0-9_]{0,30})$"},
         "additionalProperties": condition,
