@@ -190,6 +190,30 @@ on_both_servers!(admin_creates_users_and_keys, testapp(), |s| {
     let r = s.call("POST", "/api/v1/auth/admin/create-user", json!({"email": "emp@example.com", "password": "Initial-123456", "name": "Emp", "positions": ["exp_employee"]}), Some(&token)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let emp_id = r.body["data"]["user"]["id"].as_str().unwrap().to_string();
+    // The same address again: 409, as the real server's admin route answers it; bad lists are 400.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/auth/admin/create-user",
+            json!({"email": "emp@example.com", "password": "Initial-123456"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["code"], "USER_ALREADY_EXISTS",
+        "{:?}",
+        r.body
+    );
+    for positions in [json!(["a", 1]), json!("a"), json!(null)] {
+        let r = s.call("POST", "/api/v1/auth/admin/create-user", json!({"email": "other@example.com", "password": "Initial-123456", "positions": positions}), Some(&token)).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("VALIDATION_FAILED")),
+            "{positions}: {:?}",
+            r.body
+        );
+    }
     let r = s
         .call(
             "POST",

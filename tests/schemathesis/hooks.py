@@ -5,7 +5,8 @@ organization; the OpenAPI document says so with `x-objectos-reference: <target o
 Schema cannot), and the server refuses any other id with 400 `reference_not_found`. schemathesis generates
 random text for such ids, so a request it calls valid would carry a made-up id. For requests generated as valid
 (positive mode) this hook replaces each referenced id in a create or update body with the id of a record the run's
-user can see, read once per target from the API (`GET /api/v1/data/<target>?limit=5&fields=id`). When the target
+user can see, read from the API when the request is made (`GET /api/v1/data/<target>?limit=5&fields=id`; for
+`sys_user`, the run's own user from `get-session`). When the target
 has no record, the generated id stays (and the request is refused, as it should be). Requests generated as
 invalid are left alone.
 
@@ -19,23 +20,26 @@ import schemathesis
 
 BASE = os.environ.get("OBJECTOS_ST_BASE", "")
 TOKEN = os.environ.get("OBJECTOS_ST_TOKEN", "")
-_ids: dict[str, list[str]] = {}
 _refs: dict[str, dict[str, str]] = {}
 
 
+def _get(path: str):
+    req = urllib.request.Request(f"{BASE}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
 def _known_ids(target: str) -> list[str]:
-    if target not in _ids or not _ids[target]:
-        req = urllib.request.Request(
-            f"{BASE}/api/v1/data/{target}?limit=5&fields=id",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                body = json.load(r)
-            _ids[target] = [rec["id"] for rec in body.get("records", []) if isinstance(rec.get("id"), str)]
-        except Exception:
-            _ids[target] = []
-    return _ids[target]
+    """Ids of records of `target` that exist now (the run deletes records as it goes, so asked each time)."""
+    try:
+        if target == "sys_user":
+            # Users are not listed through the data routes; the run's own user is one.
+            user = _get("/api/v1/auth/get-session").get("user", {})
+            return [user["id"]] if isinstance(user.get("id"), str) else []
+        body = _get(f"/api/v1/data/{target}?limit=5&fields=id")
+        return [rec["id"] for rec in body.get("records", []) if isinstance(rec.get("id"), str)]
+    except Exception:
+        return []
 
 
 def _references(operation) -> dict[str, str]:

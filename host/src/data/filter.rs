@@ -143,7 +143,12 @@ impl Parser<'_> {
                 "the value compared with '{field}' is longer than {} characters (limit MAX_VALUE_CHARS)",
                 limits::MAX_VALUE_CHARS
             ))),
-            Value::Array(items) => items.iter().try_for_each(|i| self.check_value(field, i)),
+            Value::Array(items) => items.iter().try_for_each(|i| match i {
+                Value::Array(_) => Err(self.bad(format!(
+                    "a list compared with '{field}' holds values, found a list in it"
+                ))),
+                other => self.check_value(field, other),
+            }),
             Value::Object(_) => Err(self.bad(format!(
                 "the value compared with '{field}' must be a scalar, found an object"
             ))),

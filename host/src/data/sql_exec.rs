@@ -80,9 +80,15 @@ macro_rules! sql_exec_functions {
                     Decode::Float { scale } => row
                         .try_get::<Option<f64>, _>(i)?
                         .map(|f| number_value(scale.map_or(f, |s| round_to_scale(f, s)))),
-                    Decode::Json => row
-                        .try_get::<Option<String>, _>(i)?
-                        .map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))),
+                    // SQLite gives a column declared JSON numeric affinity: a JSON number stored as its text
+                    // comes back as an INTEGER or a REAL.
+                    Decode::Json => match row.try_get::<Option<String>, _>(i) {
+                        Ok(t) => t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))),
+                        Err(_) => match row.try_get::<Option<i64>, _>(i) {
+                            Ok(n) => n.map(Value::from),
+                            Err(_) => row.try_get::<Option<f64>, _>(i)?.map(|f| number_value(f)),
+                        },
+                    },
                 };
                 rec.insert(col.key.clone(), v.unwrap_or(Value::Null));
             }

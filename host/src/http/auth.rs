@@ -94,7 +94,16 @@ async fn sign_up(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let (ip, ua, secure) = client(&s, &headers, addr);
-    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let name = match body.get("name") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(n)) => n.as_str(),
+        Some(_) => {
+            return Err(ApiError::Auth(AuthError::Invalid {
+                field: "name",
+                message: "name must be a string".into(),
+            }));
+        }
+    };
     let done = s
         .auth
         .sign_up(
@@ -169,6 +178,9 @@ async fn change_password(
     ))
 }
 
+/// Permission sets one position may be bound to in one `bind-permission-sets` call.
+pub const MAX_PERMISSION_SETS: usize = 100;
+
 /// An optional list of texts (absent: none); anything else is the caller's 400 naming the field.
 fn strings(body: &Value, key: &'static str) -> Result<Vec<String>, ApiError> {
     let invalid = || {
@@ -193,7 +205,16 @@ async fn create_user(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
-    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let name = match body.get("name") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(n)) => n.as_str(),
+        Some(_) => {
+            return Err(ApiError::Auth(AuthError::Invalid {
+                field: "name",
+                message: "name must be a string".into(),
+            }));
+        }
+    };
     let user = s
         .auth
         .admin_create_user(
@@ -203,7 +224,16 @@ async fn create_user(
             name,
             &strings(&body, "positions")?,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // As the real server's admin route answers an e-mail address that already has a user.
+            AuthError::UserExists => ApiError::Shaped {
+                status: 409,
+                body: json!({"success": false, "error": {"code": "USER_ALREADY_EXISTS",
+                    "message": "User already exists. Use another email."}}),
+            },
+            other => ApiError::Auth(other),
+        })?;
     let field = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
     // The real server's answer: the new user's id, email and name, and that the password must change.
     Ok(json_response(
@@ -245,9 +275,16 @@ async fn bind_permission_sets(
             message: format!("position is 1 to {MAX_POSITION_LEN} characters"),
         }));
     }
+    let sets = strings(&body, "permissionSets")?;
+    if sets.len() > MAX_PERMISSION_SETS {
+        return Err(ApiError::Auth(AuthError::Invalid {
+            field: "permissionSets",
+            message: format!("at most {MAX_PERMISSION_SETS} permission sets"),
+        }));
+    }
     let bound = s
         .kernel
-        .bind_permission_sets(&who.principal, position, &strings(&body, "permissionSets")?)
+        .bind_permission_sets(&who.principal, position, &sets)
         .await?;
     Ok(json_response(
         200,

@@ -69,7 +69,7 @@ enum Use {
 /// The real server's phone test (data::values::is_phone).
 const PHONE_PATTERN: &str = r"^[+()\-0-9 \t\n\f\r.]{5,}$";
 /// An e-mail address as the server checks it: a local part without spaces, `@`, a domain with a dot inside.
-const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]$";
+const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$";
 /// An http(s) URL with a host name (the server accepts any URL with a host, and `mailto:`).
 const URL_PATTERN: &str = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){0,4}(/[A-Za-z0-9._~-]{0,20}){0,4}$";
 const TIME_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$";
@@ -130,11 +130,15 @@ fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         },
         Date => match usage {
             Use::Read => json!({"type": "string", "format": "date"}),
-            _ => json!({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
+            Use::Write => {
+                json!({"anyOf": [{"type": "string", "format": "date", "pattern": DATE_PATTERN}, epoch_millis()]})
+            }
         },
         Datetime => match usage {
             Use::Read => json!({"type": "string", "format": "date-time"}),
-            _ => json!({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
+            Use::Write => {
+                json!({"anyOf": [{"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}, epoch_millis()]})
+            }
         },
         Time => json!({"type": "string", "pattern": TIME_PATTERN}),
         Select | Radio | Multiselect | Checkboxes => {
@@ -319,13 +323,19 @@ fn filter_operand() -> Value {
     json!({"type": ["string", "number", "boolean"], "maxLength": limits::MAX_VALUE_CHARS})
 }
 
+/// A date or date-time may also be written as milliseconds since 1970-01-01 UTC (years 1 to 9999).
+fn epoch_millis() -> Value {
+    json!({"type": "integer", "minimum": -62_135_596_800_000i64, "maximum": 253_402_300_799_999i64,
+        "description": "Milliseconds since 1970-01-01T00:00:00Z"})
+}
+
 /// A numeric text, as a number field's filter takes it.
 const NUMERIC_PATTERN: &str = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$";
 
 /// What a filter may compare `f` with, by its column (data::filter refuses the rest): a number or a
 /// numeric text, a date or date-time text, a boolean (or 1/0, "true"/"false"/"1"/"0"), any scalar for text.
 fn field_operand(f: &FieldSchema) -> Value {
-    let dates = json!({"anyOf": [{"type": "string", "pattern": DATE_PATTERN}, {"type": "string", "pattern": DATETIME_PATTERN}]});
+    let dates = json!({"anyOf": [{"type": "string", "pattern": DATE_PATTERN}, {"type": "string", "pattern": DATETIME_PATTERN}, epoch_millis()]});
     match f.storage {
         Some(StorageKind::Number(_)) => {
             json!({"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMERIC_PATTERN}]})
@@ -520,7 +530,7 @@ fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
         {"type": "object", "title": "Aggregate query", "properties": agg, "additionalProperties": false,
-            "anyOf": [{"required": ["aggregations"], "properties": {"aggregations": {"minItems": 1}}}, {"required": ["groupBy"]}]}
+            "anyOf": [{"required": ["aggregations"]}, {"required": ["groupBy"]}]}
     ]})
 }
 
@@ -1141,7 +1151,7 @@ fn fixed_paths(paths: &mut Map<String, Value>, permission_sets: &[String], key_t
     };
     paths.insert("/api/v1/auth/sign-up/email".into(), json!({"post": with(with(operation("auth", "sign_up".into(), "Sign up (the first user becomes the platform administrator; later sign-ups are closed unless the server allows them)",
         &[("200", signed_in())], auth_errors(&["422"])), "security", anon.clone()).as_object().cloned().unwrap_or_default(),
-        "requestBody", body(creds(json!({"name": {"type": "string", "maxLength": 255}, "password": new_password.clone()}))))}));
+        "requestBody", body(creds(json!({"name": {"type": "string", "maxLength": auth::MAX_NAME_LEN}, "password": new_password.clone()}))))}));
     paths.insert("/api/v1/auth/sign-in/email".into(), json!({"post": with(with(operation("auth", "sign_in".into(), "Sign in",
         &[("200", signed_in())], auth_errors(&[])), "security", anon.clone()).as_object().cloned().unwrap_or_default(),
         "requestBody", body(creds(json!({}))))}));
@@ -1157,19 +1167,20 @@ fn fixed_paths(paths: &mut Map<String, Value>, permission_sets: &[String], key_t
         "requestBody", body(json!({"type": "object", "required": ["currentPassword", "newPassword"], "properties": {
             "currentPassword": password, "newPassword": new_password.clone(), "revokeOtherSessions": {"type": "boolean"}}})))}));
     let admin = |path: &str, id: &str, summary: &str, props: Value, required: Value| {
-        // An e-mail address that already has a user: 422 USER_ALREADY_EXISTS.
-        let extra: &[&str] = if id == "admin_create_user" {
-            &["404", "422"]
-        } else {
-            &["404"]
-        };
+        let mut errors = auth_errors(&["404"]);
+        if id == "admin_create_user" {
+            // An e-mail address that already has a user, answered as the real server's admin route does.
+            errors.insert("409".into(), ok("USER_ALREADY_EXISTS", json!({"type": "object", "required": ["success", "error"], "properties": {
+                "success": {"const": false}, "error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"const": "USER_ALREADY_EXISTS"}, "message": {"type": "string"}}}}})));
+        }
         (
             path.to_string(),
-            json!({"post": with(operation("auth", id.into(), summary, &[("200", ok("Done", schema_ref("Success")))], auth_errors(extra)),
+            json!({"post": with(operation("auth", id.into(), summary, &[("200", ok("Done", schema_ref("Success")))], errors),
             "requestBody", body(json!({"type": "object", "required": required, "properties": props})))}),
         )
     };
-    let sets = json!({"type": "array", "items": {"type": "string", "enum": permission_sets}, "maxItems": 100,
+    let sets = json!({"type": "array", "items": {"type": "string", "enum": permission_sets}, "maxItems": super::auth::MAX_PERMISSION_SETS,
         "description": "Names of the artifact's permission sets"});
     let position = json!({"type": "string", "minLength": 1, "maxLength": crate::security::admin::MAX_POSITION_LEN, "pattern": r"\S"});
     let positions = json!({"type": "array", "items": position.clone(), "maxItems": crate::security::admin::MAX_POSITIONS});
@@ -1178,7 +1189,7 @@ fn fixed_paths(paths: &mut Map<String, Value>, permission_sets: &[String], key_t
             "/api/v1/auth/admin/create-user",
             "admin_create_user",
             "Create a user (administrators); the user must change the password at first sign-in",
-            json!({"email": {"type": "string", "maxLength": auth::MAX_EMAIL_LEN, "pattern": EMAIL_PATTERN}, "password": new_password, "name": {"type": "string", "maxLength": 255}, "positions": positions.clone()}),
+            json!({"email": {"type": "string", "maxLength": auth::MAX_EMAIL_LEN, "pattern": EMAIL_PATTERN}, "password": new_password, "name": {"type": ["string", "null"], "maxLength": auth::MAX_NAME_LEN}, "positions": positions.clone()}),
             json!(["email", "password"]),
         ),
         admin(

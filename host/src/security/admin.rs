@@ -141,6 +141,7 @@ impl AuthService {
     ) -> Result<Record, AuthError> {
         let scope = self.admin_scope(admin)?;
         check_positions(positions)?;
+        Self::check_name(name)?;
         if scope != AdminScope::Platform && positions.iter().any(|p| p == PLATFORM_ADMIN) {
             return Err(denied(
                 "only a platform administrator grants the platform_admin position",

@@ -25,6 +25,8 @@ pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "eve
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 256;
 pub const MAX_EMAIL_LEN: usize = 254;
+/// Characters in a user's display name.
+pub const MAX_NAME_LEN: usize = 255;
 /// Stands in for the hash of an unknown account, so that timing does not tell which emails exist.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
@@ -395,6 +397,16 @@ impl AuthService {
             .await
     }
 
+    pub(super) fn check_name(name: &str) -> Result<(), AuthError> {
+        if name.chars().count() > MAX_NAME_LEN {
+            return Err(AuthError::Invalid {
+                field: "name",
+                message: format!("name is at most {MAX_NAME_LEN} characters"),
+            });
+        }
+        Ok(())
+    }
+
     pub(super) fn check_credentials_shape(email: &str, password: &str) -> Result<(), AuthError> {
         if !email.contains('@') || email.chars().count() > MAX_EMAIL_LEN {
             return Err(AuthError::Invalid {
@@ -433,6 +445,7 @@ impl AuthService {
     ) -> Result<SignedIn, AuthError> {
         let email = email.trim().to_ascii_lowercase();
         Self::check_credentials_shape(&email, password)?;
+        Self::check_name(name)?;
         let _guard = self.signup.lock().await;
         let first = self.user_count().await? == 0;
         if !first && !self.open_signup {
