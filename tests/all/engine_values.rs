@@ -62,6 +62,29 @@ on_all_drivers!(coercion_round_trips, |k| {
     );
     // Autonumber counts per field.
     assert_eq!(r["code"], "IT-0002");
+    // A whole number written as a float is the same instant; years past 9999 (or before 1) are not dates.
+    let r = k
+        .ok(
+            "t_item",
+            json!({"name": "epoch-float", "at": 86_400_000.0, "due": 0.0}),
+        )
+        .await;
+    assert_eq!(
+        (r["at"].clone(), r["due"].clone()),
+        (json!("1970-01-02T00:00:00.000Z"), json!("1970-01-01"))
+    );
+    for at in [
+        json!(253_402_300_800_000i64),
+        json!(-62_135_596_800_001i64),
+        json!(1.5),
+    ] {
+        let f = refusal(&k, json!({"name": "epoch-far", "at": at})).await;
+        assert_eq!(
+            (f["field"].as_str(), f["code"].as_str()),
+            (Some("at"), Some("invalid_date")),
+            "{at}: {f}"
+        );
+    }
     // A JSON field holding a bare number or a numeric text reads back as written (SQLite gives a column declared
     // JSON numeric affinity, so the number comes back as an INTEGER or a REAL, not as its text).
     for (i, meta) in [json!(0), json!(12.5), json!(-7), json!("3"), json!(true)]

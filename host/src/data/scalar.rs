@@ -2,7 +2,7 @@
 //! and autonumber formats. A leaf: the query layer, CEL and artifact validation all read these, and it reads
 //! nothing of theirs.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 /// A JSON number from a float: integral values print without a fraction (`186`, not `186.0`), as the wire does.
@@ -69,7 +69,16 @@ pub fn format_datetime(dt: DateTime<Utc>) -> String {
 /// Parses the date-time spellings clients send: RFC 3339, naive ISO (taken as UTC), a bare date, epoch millis.
 pub fn parse_datetime(v: &Value) -> Option<DateTime<Utc>> {
     match v {
-        Value::Number(n) => n.as_i64().and_then(DateTime::from_timestamp_millis),
+        // Milliseconds since 1970-01-01 UTC (a whole number, written as an integer or not), years 1 to 9999.
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e16)
+                    .map(|f| f as i64)
+            })
+            .and_then(DateTime::from_timestamp_millis)
+            .filter(|d| (1..=9999).contains(&d.year())),
         Value::String(s) => {
             let s = s.trim();
             if let Ok(dt) = DateTime::parse_from_rfc3339(s) {

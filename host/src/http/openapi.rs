@@ -374,9 +374,11 @@ fn where_schema(o: &ObjectSchema, access: &Access) -> Value {
             ops.insert(op.into(), nullable(v.clone()));
         }
         for op in ["$in", "$nin"] {
+            // A list, or a text of comma-separated values.
             ops.insert(
                 op.into(),
-                json!({"type": "array", "items": nullable(v.clone()), "maxItems": limits::MAX_IN_VALUES}),
+                json!({"anyOf": [{"type": "array", "items": nullable(v.clone()), "maxItems": limits::MAX_IN_VALUES},
+                    {"type": "string", "maxLength": limits::MAX_VALUE_CHARS}]}),
             );
         }
         for op in ["$null", "$exists"] {
