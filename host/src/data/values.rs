@@ -282,6 +282,8 @@ pub fn caller_value(field: &FieldSchema, value: &Value) -> Result<Value, FieldEr
             Json | Composite | Record | Repeater | Location | Address | Vector | Code
         );
     match coerce(field, value) {
+        // A list's items in their kind too (`[0]` for tags as `["0"]`).
+        Ok(c) if list => Ok(c),
         Ok(c) if kind(&c) == kind(value) => Ok(value.clone()),
         Ok(c) => Ok(c),
         Err(e) => {

@@ -25,8 +25,8 @@ pub const FIRST_ADMIN_POSITIONS: &[&str] = &["platform_admin", "org_owner", "eve
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 256;
 pub const MAX_EMAIL_LEN: usize = 254;
-/// Characters in a user's display name.
-pub const MAX_NAME_LEN: usize = 255;
+/// Characters in a user's display name (the `name` column of `sys_user` holds 200).
+pub const MAX_NAME_LEN: usize = 200;
 /// Stands in for the hash of an unknown account, so that timing does not tell which emails exist.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
