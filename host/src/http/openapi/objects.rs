@@ -1,0 +1,342 @@
+//! The paths of one object: list, create, query, the multi-record routes, export, the single-record routes and
+//! its actions, with their parameters, bodies, answers and `x-objectos-rules` (what JSON Schema cannot say).
+
+use super::schemas::*;
+use super::*;
+use serde_json::{Map, Value, json};
+
+/// What JSON Schema cannot say about writes to `o`.
+pub(super) fn rules(s: &Shared, o: &ObjectSchema) -> Value {
+    let def = &s.kernel.artifact().definition;
+    let mut out = Vec::new();
+    if let Some(obj) = def.objects.iter().find(|d| d.name == o.name) {
+        for v in &obj.validations {
+            let v = serde_json::to_value(v).unwrap_or_default();
+            out.push(json!({"kind": "validation", "name": v.get("name"), "type": v.get("type"), "message": v.get("message")}));
+        }
+    }
+    for h in &def.hooks {
+        let applies = match &h.object {
+            Value::String(t) => t == &o.name || t == "*",
+            Value::Array(a) => a.iter().any(|t| t.as_str() == Some(&o.name)),
+            _ => false,
+        };
+        if applies {
+            out.push(json!({"kind": "hook", "name": h.name, "events": h.events}));
+        }
+    }
+    for f in &o.fields {
+        if f.ftype.is_reference() && !f.system {
+            out.push(json!({"kind": "reference", "field": f.name, "object": f.reference}));
+        }
+        if f.unique != crate::artifact::fields::Uniqueness::None {
+            out.push(json!({"kind": "unique", "field": f.name}));
+        }
+    }
+    Value::Array(out)
+}
+
+pub(super) fn object_paths(
+    s: &Shared,
+    o: &ObjectSchema,
+    access: &Access,
+    paths: &mut Map<String, Value>,
+    schemas: &mut Map<String, Value>,
+) {
+    let name = &o.name;
+    schemas.insert(name.clone(), record_schema(o, access));
+    schemas.insert(format!("{name}_create"), write_schema(o, access, true));
+    schemas.insert(format!("{name}_update"), write_schema(o, access, false));
+    schemas.insert(format!("{name}_where"), where_schema(o, access));
+    schemas.insert(format!("{name}_query"), query_schema(o, access, s));
+    let r = schema_ref(name);
+    let list = json!({"type": "object", "required": ["object", "records", "hasMore"], "additionalProperties": false, "properties": {
+        "object": {"const": name}, "records": {"type": "array", "items": r}, "total": {"type": "integer", "minimum": 0}, "hasMore": {"type": "boolean"}}});
+    let single = json!({"type": "object", "required": ["object", "id", "record"], "additionalProperties": false, "properties": {
+        "object": {"const": name}, "id": {"type": "string"}, "record": r}});
+    // A create or update: its answer names the fields the write left out (`droppedFields`).
+    let written = json!({"type": "object", "required": ["object", "id", "record"], "additionalProperties": false, "properties": {
+        "object": {"const": name}, "id": {"type": "string"}, "record": r, "droppedFields": {"type": "array", "items": {
+            "type": "object", "required": ["object", "fields", "reason"], "additionalProperties": false, "properties": {
+                "object": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string"}},
+                "reason": {"enum": ["readonly", "readonly_when"]}}}}}});
+    let batch_report = schema_ref("BatchReport");
+    let rules = rules(s, o);
+
+    // GET /data/:object
+    let fields = names(readable(o, access));
+    let mut params = vec![
+        json!({"name": "limit", "in": "query", "schema": {"type": "string"}, "description": "Page size (aliases: top, $top). A non-negative integer; anything else is ignored and the default page (100) applies, as on ObjectStack 17.4. Larger than the maximum page (1000): cut to it. 0: no records"}),
+        json!({"name": "offset", "in": "query", "schema": {"type": "string"}, "description": format!("Records to skip (aliases: skip, $skip): an integer from 0 to {} (a negative or larger one is refused with 400); text that is not a number is ignored", limits::MAX_OFFSET)}),
+        json!({"name": "orderBy", "in": "query", "schema": comma_list(&sortable_names(o, access), true), "description": "Sort (aliases: sort, $orderby): comma list of `field`, `-field` or `field desc`"}),
+        json!({"name": "fields", "in": "query", "schema": comma_list(&fields, false), "description": "Fields to return (aliases: select, $select); empty: all"}),
+        json!({"name": "where", "in": "query", "content": {"application/json": {"schema": schema_ref(&format!("{name}_where"))}}, "description": "JSON filter (aliases: filter, filters, $filter), object or array form"}),
+        json!({"name": "expand", "in": "query", "schema": comma_list(&lookup_names(o, access, s), false), "description": "Lookup fields replaced by their records (aliases: populate, $expand)"}),
+        json!({"name": "search", "in": "query", "schema": {"type": "string", "maxLength": limits::MAX_VALUE_CHARS}, "description": "Text search over the searchable fields (alias: $search)"}),
+        json!({"name": "count", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}, "description": "false (or 0) leaves out `total` (alias: $count)"}),
+    ];
+    for f in filterable(o, access) {
+        if RESERVED.contains(&f.name.as_str()) {
+            continue;
+        }
+        params.push(
+            json!({"name": f.name, "in": "query", "schema": field_param(f),
+            "description": format!("Equality filter on {}, AND-ed with `where`", f.label)}),
+        );
+    }
+    let mut entry = Map::new();
+    entry.insert(
+        "get".into(),
+        with(
+            operation(
+                name,
+                format!("list_{name}"),
+                &format!("List {} records", o.label),
+                &[("200", ok("A page of records", list.clone()))],
+                data_errors(&[]),
+            ),
+            "parameters",
+            Value::Array(params),
+        ),
+    );
+    let mut create = operation(
+        name,
+        format!("create_{name}"),
+        &format!("Create a {} record", o.label),
+        &[("201", ok("The created record", written.clone()))],
+        data_errors(&["409"]),
+    );
+    create.insert(
+        "requestBody".into(),
+        body(schema_ref(&format!("{name}_create"))),
+    );
+    create.insert("x-objectos-rules".into(), rules.clone());
+    entry.insert("post".into(), Value::Object(create));
+    paths.insert(format!("/api/v1/data/{name}"), Value::Object(entry));
+
+    paths.insert(
+        format!("/api/v1/data/{name}/query"),
+        json!({"post": with(operation(name, format!("query_{name}"), &format!("Query {} records with a QueryAST", o.label),
+            &[("200", ok("A page of records, or of aggregate rows", json!({"type": "object", "required": ["object", "records", "hasMore"], "additionalProperties": false, "properties": {
+                "object": {"const": name}, "records": {"type": "array", "items": {"anyOf": [r, {"type": "object", "title": "Aggregate row: grouped fields and aliases"}]}},
+                "total": {"type": "integer", "minimum": 0}, "hasMore": {"type": "boolean"}}})))], data_errors(&[])),
+            "requestBody", json!({"required": false, "content": content(schema_ref(&format!("{name}_query")))}))}),
+    );
+    let many = json!({"type": "array", "items": schema_ref(&format!("{name}_create")), "maxItems": limits::MAX_WRITE_BATCH});
+    let mut create_many = operation(
+        name,
+        format!("create_many_{name}"),
+        &format!("Create {} records in one transaction", o.label),
+        &[(
+            "201",
+            ok(
+                "The created records",
+                json!({"type": "object", "required": ["object", "records", "count"], "additionalProperties": false, "properties": {
+            "object": {"const": name}, "records": {"type": "array", "items": r}, "count": {"type": "integer"}}}),
+            ),
+        )],
+        data_errors(&["409"]),
+    );
+    create_many.insert("requestBody".into(), body(many));
+    create_many.insert("x-objectos-rules".into(), rules.clone());
+    paths.insert(
+        format!("/api/v1/data/{name}/createMany"),
+        json!({"post": create_many}),
+    );
+    // Other option keys are ignored, as on the real server (its client sends some of its own).
+    let options = json!({"type": "object", "properties": {
+        "atomic": {"type": "boolean"}, "continueOnError": {"type": "boolean"}, "returnRecords": {"type": "boolean"}}});
+    // Each record of these routes is checked on its own: an empty or unknown id, or data that the object's
+    // create/update schema refuses, fails that record in the report (200), not the request. Other keys of the
+    // body and of its items are ignored, as on the real server.
+    let id = json!({"type": "string", "description": "An empty id or one that names no record fails its own record"});
+    let data = |d: &str| json!({"type": "object", "description": format!("Checked as #/components/schemas/{name}_{d}; a record whose data is refused fails on its own in the report")});
+    let mut update_many = operation(
+        name,
+        format!("update_many_{name}"),
+        &format!("Update {} records", o.label),
+        &[(
+            "200",
+            ok("What happened to each record", batch_report.clone()),
+        )],
+        data_errors(&["409"]),
+    );
+    update_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["records"], "properties": {
+        "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "required": ["id", "data"],
+            "properties": {"id": id, "data": data("update")}}},
+        "options": options}})));
+    update_many.insert("x-objectos-rules".into(), rules.clone());
+    paths.insert(
+        format!("/api/v1/data/{name}/updateMany"),
+        json!({"post": update_many}),
+    );
+    let mut delete_many = operation(
+        name,
+        format!("delete_many_{name}"),
+        &format!("Delete {} records", o.label),
+        &[(
+            "200",
+            ok("What happened to each record", batch_report.clone()),
+        )],
+        data_errors(&["409"]),
+    );
+    delete_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["ids"], "properties": {
+        "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "description": "An empty id refuses the request (400); one that names no record fails its own record"}, "maxItems": limits::MAX_WRITE_BATCH},
+        "options": options}})));
+    paths.insert(
+        format!("/api/v1/data/{name}/deleteMany"),
+        json!({"post": delete_many}),
+    );
+    // Without `data`, a create takes the item itself as its data and an update changes nothing; an item
+    // without an id that its operation needs fails on its own.
+    let item = |op: &str, data_of: Option<&str>| {
+        let mut props = Map::new();
+        props.insert("id".into(), id.clone());
+        if let Some(d) = data_of {
+            props.insert("data".into(), data(d));
+        }
+        json!({"type": "object", "title": op, "required": ["operation", "records"], "properties": {
+            "operation": {"const": op},
+            "records": {"type": "array", "maxItems": limits::MAX_WRITE_BATCH, "items": {"type": "object", "properties": props}},
+            "options": options}})
+    };
+    let mut object_batch = operation(
+        name,
+        format!("batch_{name}"),
+        &format!("Create, update, upsert or delete {} records", o.label),
+        &[("200", ok("What happened to each record", batch_report))],
+        data_errors(&["409"]),
+    );
+    object_batch.insert(
+        "requestBody".into(),
+        body(
+            json!({"oneOf": [item("create", Some("create")), item("update", Some("update")),
+        item("upsert", Some("create")), item("delete", None)]}),
+        ),
+    );
+    object_batch.insert("x-objectos-rules".into(), rules.clone());
+    paths.insert(
+        format!("/api/v1/data/{name}/batch"),
+        json!({"post": object_batch}),
+    );
+    paths.insert(
+        format!("/api/v1/data/{name}/export"),
+        json!({"get": with(operation(name, format!("export_{name}"), &format!("Export {} records as CSV (objects whose default permission set allows export)", o.label),
+            &[("200", json!({"description": "CSV, one page; `x-total-count` and `x-has-more` say how much there is",
+                "headers": {"x-total-count": {"schema": {"type": "integer"}}, "x-has-more": {"schema": {"type": "string", "enum": ["true", "false"]}}},
+                "content": {"text/csv": {"schema": {"type": "string"}}}}))], data_errors(&[])),
+            "parameters", json!([
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv"]}},
+                {"name": "limit", "in": "query", "schema": {"type": "string"}, "description": "Page size (alias: top); not a number: ignored"},
+                {"name": "offset", "in": "query", "schema": {"type": "string"}, "description": "Records to skip (alias: skip); not a number: ignored"}]))}),
+    );
+    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
+    let mut one = Map::new();
+    one.insert("parameters".into(), json!([id_param]));
+    one.insert("get".into(), with(operation(name, format!("get_{name}"), &format!("Read a {} record", o.label),
+        &[("200", ok("The record", single.clone()))], data_errors(&[])),
+        "parameters", json!([
+            {"name": "select", "in": "query", "schema": comma_list(&fields, false), "description": "Fields to return (alias: $select); empty: all"},
+            {"name": "expand", "in": "query", "schema": comma_list(&lookup_names(o, access, s), false), "description": "Lookup fields replaced by their records (alias: $expand)"}])));
+    let mut update = operation(
+        name,
+        format!("update_{name}"),
+        &format!("Update a {} record", o.label),
+        &[("200", ok("The updated record", written))],
+        data_errors(&["409"]),
+    );
+    update.insert(
+        "parameters".into(),
+        json!([{"name": "If-Match", "in": "header", "schema": {"type": "string"},
+        "description": "Optimistic locking (like the body's expectedVersion, which wins when the body has one): 409 CONCURRENT_UPDATE when the record's version differs"}]),
+    );
+    update.insert(
+        "requestBody".into(),
+        body(schema_ref(&format!("{name}_update"))),
+    );
+    update.insert("x-objectos-rules".into(), rules);
+    one.insert("patch".into(), Value::Object(update));
+    one.insert("delete".into(), with(operation(name, format!("delete_{name}"), &format!("Delete a {} record", o.label),
+        &[("200", ok("Deleted", json!({"type": "object", "required": ["object", "id", "success"], "additionalProperties": false, "properties": {
+            "object": {"const": name}, "id": {"type": "string"}, "success": {"const": true}}})))], data_errors(&["409"])),
+        "parameters", json!([{"name": "expectedVersion", "in": "query", "schema": {"type": "string"}, "description": "Optimistic locking: 409 CONCURRENT_UPDATE when the record's version differs"},
+            {"name": "If-Match", "in": "header", "schema": {"type": "string"}}])));
+    paths.insert(format!("/api/v1/data/{name}/{{id}}"), Value::Object(one));
+
+    // Actions on this object.
+    for a in s
+        .kernel
+        .artifact()
+        .definition
+        .actions
+        .iter()
+        .filter(|a| a.object_name.as_deref() == Some(name.as_str()))
+    {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for p in &a.params {
+            let t = match p.kind.as_deref() {
+                Some("number" | "currency" | "percent") => json!({"type": "number"}),
+                Some("boolean" | "toggle") => json!({"type": "boolean"}),
+                Some("date") => json!({"type": "string", "format": "date"}),
+                _ => json!({"type": "string"}),
+            };
+            props.insert(p.name.clone(), t);
+            if p.required {
+                required.push(p.name.clone());
+            }
+        }
+        let params = json!({"type": "object", "properties": props, "required": required,
+            "description": "The action's params, bare or wrapped in {params: {…}}"});
+        let op = |with_record: bool| {
+            let mut m = operation(
+                name,
+                format!(
+                    "action_{name}_{}{}",
+                    a.name,
+                    if with_record { "_record" } else { "" }
+                ),
+                &format!("Run the action {}", a.label.as_deref().unwrap_or(&a.name)),
+                &[(
+                    "200",
+                    ok(
+                        "The action's result",
+                        json!({"type": "object", "required": ["success", "data"], "properties": {"success": {"const": true}, "data": {}}}),
+                    ),
+                )],
+                action_errors(),
+            );
+            m.insert(
+                "requestBody".into(),
+                json!({"required": false, "content": content(params.clone())}),
+            );
+            m.insert(
+                "description".into(),
+                json!("Runs as the caller; the action's own code decides the result, and a failure it raises answers in the action envelope"),
+            );
+            Value::Object(m)
+        };
+        paths.insert(
+            format!("/api/v1/actions/{name}/{}", a.name),
+            json!({"post": op(false)}),
+        );
+        paths.insert(
+            format!("/api/v1/actions/{name}/{}/{{recordId}}", a.name),
+            json!({"parameters": [{"name": "recordId", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                "post": op(true)}),
+        );
+    }
+}
+
+pub(super) fn action_errors() -> Map<String, Value> {
+    let mut m = Map::new();
+    for status in ["400", "403", "404", "409", "500", "501", "503", "504"] {
+        m.insert(
+            status.into(),
+            ok("The action failed", schema_ref("ActionError")),
+        );
+    }
+    m.insert("401".into(), response_ref("Unauthenticated"));
+    m.insert("413".into(), response_ref("PayloadTooLarge"));
+    m
+}
