@@ -94,16 +94,7 @@ async fn sign_up(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let (ip, ua, secure) = client(&s, &headers, addr);
-    let name = match body.get("name") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(n)) => n.as_str(),
-        Some(_) => {
-            return Err(ApiError::Auth(AuthError::Invalid {
-                field: "name",
-                message: "name must be a string".into(),
-            }));
-        }
-    };
+    let name = optional_text(&body, "name")?;
     let done = s
         .auth
         .sign_up(
@@ -178,6 +169,18 @@ async fn change_password(
     ))
 }
 
+/// An optional text (absent or null: empty); anything else is the caller's 400 naming the field.
+fn optional_text<'a>(body: &'a Value, key: &'static str) -> Result<&'a str, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(""),
+        Some(Value::String(v)) => Ok(v.as_str()),
+        Some(_) => Err(ApiError::Auth(AuthError::Invalid {
+            field: key,
+            message: format!("{key} must be a string"),
+        })),
+    }
+}
+
 /// Permission sets one position may be bound to in one `bind-permission-sets` call.
 pub const MAX_PERMISSION_SETS: usize = 100;
 
@@ -205,16 +208,7 @@ async fn create_user(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let who = identity(&s, &headers).await?;
-    let name = match body.get("name") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(n)) => n.as_str(),
-        Some(_) => {
-            return Err(ApiError::Auth(AuthError::Invalid {
-                field: "name",
-                message: "name must be a string".into(),
-            }));
-        }
-    };
+    let name = optional_text(&body, "name")?;
     let user = s
         .auth
         .admin_create_user(

@@ -101,20 +101,8 @@ pub(super) fn fixed_paths(
     permission_sets: &[String],
     key_ttl: u64,
 ) {
-    let std_errors = || {
-        errors_of(&[
-            ("400", "BadRequest"),
-            ("401", "Unauthenticated"),
-            ("403", "Forbidden"),
-            ("404", "NotFound"),
-            ("413", "PayloadTooLarge"),
-            ("500", "ServerError"),
-            ("503", "Unavailable"),
-            ("504", "Timeout"),
-        ])
-    };
-    let mut batch_errors = std_errors();
-    batch_errors.insert("409".into(), response_ref("Conflict"));
+    // The cross-object batch answers as a data route does, and 409 for a unique or concurrent-update conflict.
+    let batch_errors = data_errors(&["409"]);
     paths.insert("/api/v1/batch".into(), json!({"post": with(operation("batch", "batch".into(), "Create, update and delete records of any objects in one transaction",
         &[("200", ok("Each operation's record (or {id, success} for a delete), in order", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {"type": "object"}}}})))],
         batch_errors),
