@@ -496,6 +496,38 @@ on_all_drivers!(filter_errors, |k| {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "INVALID_FILTER");
+    // Only a list column is compared with a whole list; a number column takes finite numbers only.
+    for bad in [
+        json!({"name": {"$eq": ["alpha", "beta"]}}),
+        json!({"$not": {"qty": {"$eq": [null, null]}}}),
+        json!({"qty": "NaN"}),
+        json!({"qty": {"$in": ["inf"]}}),
+    ] {
+        let e = k
+            .query("t_item", json!({"where": bad.clone()}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "INVALID_FILTER", "{bad}: {e}");
+    }
+    // `$in` as comma text; a blank one lists nothing (and `$nin` of nothing excludes nothing).
+    assert_eq!(
+        k.find("t_item", json!({"where": {"qty": {"$in": "5, 7"}}}))
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        k.find("t_item", json!({"where": {"qty": {"$in": " "}}}))
+            .await
+            .is_empty()
+    );
+    let all = k.find("t_item", json!({})).await.len();
+    assert_eq!(
+        k.find("t_item", json!({"where": {"qty": {"$nin": ""}}}))
+            .await
+            .len(),
+        all
+    );
     // A filter given as a JSON string is parsed like the object itself.
     assert_eq!(
         k.find("t_item", json!({"where": "{\"qty\": 5}"}))

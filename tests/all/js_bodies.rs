@@ -476,3 +476,66 @@ async fn hooks_never_see_malformed_caller_values() {
     let r = s.call("GET", &path, Value::Null, t).await;
     assert_eq!(r.body["record"]["body"], "fine");
 }
+
+/// A hook condition that cannot be evaluated on a record (here it calls a method on a missing value) fails
+/// closed, as a validation rule does: 400 naming the hook, nothing written, the hook's body not run.
+#[tokio::test]
+async fn unevaluable_hook_conditions_refuse_the_write() {
+    let app = json!({
+        "manifest": {"id": "com.objectos.hookcond", "namespace": "hc", "version": "1.0.0", "type": "app", "name": "hook conditions"},
+        "objects": [
+            {"name": "hc_agent", "label": "Agent", "fields": {
+                "name": {"type": "text", "label": "Name"},
+                "email": {"type": "email", "label": "Email"}}},
+            {"name": "hc_log", "label": "Log", "fields": {"line": {"type": "text", "label": "Line"}}}
+        ],
+        "hooks": [
+            {"name": "hc_outside_domain", "object": "hc_agent", "events": ["beforeInsert"],
+             "condition": {"dialect": "cel", "source": "!record.email.endsWith(\"@desk.test\")"},
+             "body": {"language": "js", "capabilities": ["api.write"],
+                      "source": "await ctx.api.object('hc_log').insert({line: 'outside'});"}}
+        ]
+    });
+    let (s, t) = server(app).await;
+    let t = Some(t.as_str());
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/data/hc_agent",
+            json!({"name": "No mail"}),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["code"], "VALIDATION_FAILED", "{:?}", r.body);
+    let f = &r.body["fields"][0];
+    assert_eq!(f["code"], "hook_condition_unevaluable", "{:?}", r.body);
+    assert_eq!(f["constraint"]["hook"], "hc_outside_domain", "{:?}", r.body);
+    assert!(
+        f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("hc_outside_domain")),
+        "{:?}",
+        r.body
+    );
+    for object in ["hc_agent", "hc_log"] {
+        let r = s
+            .call("GET", &format!("/api/v1/data/{object}"), Value::Null, t)
+            .await;
+        assert_eq!(r.body["total"], 0, "{object}: {:?}", r.body);
+    }
+    // With the value present the condition evaluates: outside the domain the body runs, inside it does not.
+    for (email, logs) in [("a@desk.test", 0), ("b@else.test", 1)] {
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/data/hc_agent",
+                json!({"name": "x", "email": email}),
+                t,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = s.call("GET", "/api/v1/data/hc_log", Value::Null, t).await;
+        assert_eq!(r.body["total"], logs, "{email}: {:?}", r.body);
+    }
+}

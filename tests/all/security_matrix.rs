@@ -27,6 +27,28 @@ fn artifact() -> Value {
         "name": "sec_task", "label": "Task", "sharingModel": "public_read_write",
         "fields": {"title": {"type": "text"}, "assignee": {"type": "text"}, "rank": {"type": "number"}}
     }));
+    // A folder whose pages and pins go with it (cascade): deleting it deletes them as its caller.
+    objects.push(json!({
+        "name": "sec_folder", "label": "Folder", "sharingModel": "public_read_write",
+        "fields": {"name": {"type": "text"}}
+    }));
+    for (child, sharing) in [("sec_page", "public_read_write"), ("sec_pin", "private")] {
+        objects.push(json!({
+            "name": child, "label": child, "sharingModel": sharing,
+            "fields": {"title": {"type": "text"},
+                       "folder": {"type": "master_detail", "reference": "sec_folder", "deleteBehavior": "cascade"}}
+        }));
+    }
+    // A private diary whose entries are controlled by their diary: an entry is read only with its diary.
+    objects.push(json!({
+        "name": "sec_diary", "label": "Diary", "sharingModel": "private",
+        "fields": {"title": {"type": "text"}}
+    }));
+    objects.push(json!({
+        "name": "sec_entry", "label": "Entry", "sharingModel": "controlled_by_parent",
+        "fields": {"text": {"type": "text"}, "mood": {"type": "number"},
+                   "diary": {"type": "master_detail", "reference": "sec_diary", "deleteBehavior": "cascade"}}
+    }));
     // The fixture's escalate action, once more, declaring that it runs as the system (as every body does
     // by default), and once declaring that it runs as its caller.
     let mut elevated = a["actions"][0].clone();
@@ -47,7 +69,10 @@ fn artifact() -> Value {
         json!({"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true});
     sets.push(json!({
         "name": "sec_contributor", "isDefault": false,
-        "objects": {"sec_note": crud, "sec_board": {"allowCreate": true, "allowRead": true, "allowEdit": true}, "sec_task": crud},
+        "objects": {"sec_note": crud, "sec_board": {"allowCreate": true, "allowRead": true, "allowEdit": true}, "sec_task": crud,
+                    "sec_folder": {"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true, "modifyAllRecords": true},
+                    "sec_page": {"allowCreate": true, "allowRead": true, "allowEdit": true}, "sec_pin": crud,
+                    "sec_diary": crud, "sec_entry": crud},
         "fields": {"sec_note.salary": {"readable": false, "editable": false}},
         "rowLevelSecurity": [
             {"name": "own_tasks", "object": "sec_task", "operation": "select", "using": "assignee == current_user.email", "positions": ["sec_contributor"]},
@@ -646,6 +671,200 @@ fn cases() -> Vec<Case> {
         ),
         case("aud", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
         case("admin", "GET", "/api/v1/data/sec_task", Value::Null, 200).count(6),
+        // A cascade deletes as its caller: a folder whose pages alice may not delete stays, pages and all
+        // (the real server's answer); pins of bob's, which alice may not delete either, hold it too.
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_folder",
+            j!({"name": "F1"}),
+            201,
+        )
+        .save("f1"),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_page",
+            j!({"title": "p", "folder": "{f1}"}),
+            201,
+        )
+        .save("p1"),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_folder/{f1}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_page/{p1}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_folder/{f1}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_folder",
+            j!({"name": "F2"}),
+            201,
+        )
+        .save("f2"),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_pin",
+            j!({"title": "a", "folder": "{f2}"}),
+            201,
+        )
+        .save("pin_a"),
+        case(
+            "bob",
+            "POST",
+            "/api/v1/data/sec_pin",
+            j!({"title": "b", "folder": "{f2}"}),
+            201,
+        )
+        .save("pin_b"),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_folder/{f2}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        case(
+            "bob",
+            "GET",
+            "/api/v1/data/sec_pin/{pin_b}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_pin/{pin_a}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "bob",
+            "DELETE",
+            "/api/v1/data/sec_pin/{pin_b}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_folder/{f2}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_pin/{pin_a}",
+            Value::Null,
+            404,
+        ),
+        case(
+            "admin",
+            "DELETE",
+            "/api/v1/data/sec_folder/{f1}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "admin",
+            "GET",
+            "/api/v1/data/sec_page/{p1}",
+            Value::Null,
+            404,
+        ),
+        // controlled_by_parent: bob's entries are not alice's to list, count, group, get or find by filter.
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_diary",
+            j!({"title": "mine"}),
+            201,
+        )
+        .save("d_alice"),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_entry",
+            j!({"text": "dear diary", "mood": 1, "diary": "{d_alice}"}),
+            201,
+        ),
+        case(
+            "bob",
+            "POST",
+            "/api/v1/data/sec_diary",
+            j!({"title": "bob's"}),
+            201,
+        )
+        .save("d_bob"),
+        case(
+            "bob",
+            "POST",
+            "/api/v1/data/sec_entry",
+            j!({"text": "secret", "mood": 9, "diary": "{d_bob}"}),
+            201,
+        )
+        .save("e_bob"),
+        case("alice", "GET", "/api/v1/data/sec_entry", Value::Null, 200).count(1),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_entry/{e_bob}",
+            Value::Null,
+            404,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_entry?diary={d_bob}",
+            Value::Null,
+            200,
+        )
+        .count(0),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_entry/query",
+            j!({"where": {"mood": {"$gt": 5}}}),
+            200,
+        )
+        .count(0),
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_entry/query",
+            j!({"groupBy": ["diary"], "aggregations": [{"function": "count", "alias": "n"}]}),
+            200,
+        )
+        .count(1),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_entry/{e_bob}",
+            j!({"text": "read"}),
+            404,
+        ),
+        case("bob", "GET", "/api/v1/data/sec_entry", Value::Null, 200).count(1),
+        case("admin", "GET", "/api/v1/data/sec_entry", Value::Null, 200).count(2),
         // The same hook for an administrator writes the note.
         case(
             "admin",
@@ -772,8 +991,9 @@ async fn run_matrix(db: Db) {
     }
     // The audit log holds one row per committed change of the organization's records: every successful
     // write above, plus the ledger entry the director's approval booked through its hook and the note the
-    // administrator's board post created through its hook; refused writes
-    // (the manager's approval, whose hook was denied, included) left none.
+    // administrator's board post created through its hook, and the two records that went with their folders
+    // (a pin, a page: cascaded deletes are logged too); refused writes (the manager's approval, whose hook was
+    // denied, and the refused cascades included) left none.
     let writes = all
         .iter()
         .filter(|c| c.method != "GET" && !c.path.ends_with("/query") && c.status < 300)
@@ -788,7 +1008,7 @@ async fn run_matrix(db: Db) {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let log = records(&r.body);
-    assert_eq!(log.len(), writes + 2, "{log:#?}");
+    assert_eq!(log.len(), writes + 4, "{log:#?}");
     let r1 = &saved["r1"];
     let of_r1: Vec<&str> = log
         .iter()

@@ -14,6 +14,25 @@ pub enum Filter {
     Or(Vec<Filter>),
     Not(Box<Filter>),
     Cond(Condition),
+    /// Rows whose `field` names a record of another object that passes a filter there: the read scope of a
+    /// `controlled_by_parent` child (its master must be readable). Built by the kernel, never parsed.
+    Within(Box<Within>),
+}
+
+/// `field IN (SELECT id FROM parent WHERE filter)`.
+#[derive(Clone, Debug)]
+pub struct Within {
+    pub field: String,
+    pub parent: std::sync::Arc<ObjectSchema>,
+    pub filter: Filter,
+}
+
+impl PartialEq for Within {
+    fn eq(&self, other: &Within) -> bool {
+        self.field == other.field
+            && self.parent.name == other.parent.name
+            && self.filter == other.filter
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -419,6 +438,8 @@ impl Parser<'_> {
             "$in" | "$nin" => {
                 let items: Vec<Value> = match operand {
                     Value::Array(items) => items.iter().map(value).collect(),
+                    // A comma list; a blank one lists nothing.
+                    Value::String(s) if s.trim().is_empty() => Vec::new(),
                     Value::String(s) => s.split(',').map(|p| value(&Value::String(p.trim().to_string()))).collect(),
                     other => return Err(self.bad(format!("'{op}' on '{field}' needs an array, found {other}"))),
                 };
@@ -471,10 +492,14 @@ fn mismatch(field: &crate::data::catalog::FieldSchema, v: &Value) -> Option<&'st
     if v.is_null() {
         return None;
     }
+    if v.is_array() && field.storage != Some(StorageKind::Json) {
+        // Only a list column is compared with a whole list.
+        return Some("a single value, not a list");
+    }
     match field.storage? {
         StorageKind::Number(_) => match v {
             Value::Number(_) => None,
-            Value::String(s) if s.trim().parse::<f64>().is_ok() => None,
+            Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => None,
             _ => Some("a number"),
         },
         StorageKind::Date => (parse_date(v).is_none() && parse_datetime(v).is_none())

@@ -84,6 +84,12 @@ pub fn filter_json(object: &ObjectSchema, f: &Filter) -> Result<Value, DataError
         }
         Filter::Not(inner) => json!({"not": filter_json(object, inner)?}),
         Filter::Cond(c) => condition_json(object, c)?,
+        Filter::Within(w) => {
+            return Err(DataError::Internal(format!(
+                "'{}' is read through its master '{}' (controlled_by_parent), which a driver plugin cannot filter by",
+                object.name, w.parent.name
+            )));
+        }
     })
 }
 

@@ -240,6 +240,17 @@ pub fn push_filter(b: &mut Builder, object: &ObjectSchema, f: &Filter) -> Result
             b.push(")");
         }
         Filter::Cond(c) => push_condition(b, object, c)?,
+        Filter::Within(w) => {
+            let (field, _) = filtered_field(object, &w.field)?;
+            b.push(&quote(&field.name))
+                .push(" IN (SELECT ")
+                .push(&quote("id"))
+                .push(" FROM ")
+                .push(&quote(w.parent.table()))
+                .push(" WHERE ");
+            push_filter(b, &w.parent, &w.filter)?;
+            b.push(")");
+        }
     }
     Ok(())
 }

@@ -287,9 +287,12 @@ pub fn caller_value(field: &FieldSchema, value: &Value) -> Result<Value, FieldEr
         Ok(c) if kind(&c) == kind(value) => Ok(value.clone()),
         Ok(c) => Ok(c),
         Err(e) => {
+            // A value outside a field's options is refused too: the document names the options, and a
+            // hook should not have to guess what a caller meant by another one.
             let wrong_kind = matches!(
                 e.code,
                 "invalid_type"
+                    | "invalid_option"
                     | "invalid_number"
                     | "invalid_boolean"
                     | "invalid_reference"
@@ -385,9 +388,27 @@ fn reference_id(v: &Value) -> Option<String> {
     }
 }
 
+/// Whether `field` declares a length a number's text could break (a JSON number's text is at most 24
+/// characters): such a text takes a number only when it is a whole number within 64 bits, whose text is its
+/// digits, so a client (and the OpenAPI document) can tell from the number alone whether it fits.
+pub fn length_bounded_text(field: &FieldSchema) -> bool {
+    field.max_length.is_some_and(|m| m < 24) || field.min_length.is_some_and(|m| m > 1)
+}
+
 /// Text values, with length limits. Numbers and booleans are accepted and written as text.
 fn text_value(field: &FieldSchema, value: &Value) -> Result<String, FieldError> {
     let label = field.label.as_str();
+    if let Value::Number(n) = value
+        && !(n.is_i64() || n.is_u64())
+        && length_bounded_text(field)
+    {
+        return Err(FieldError::new(
+            &field.name,
+            label,
+            "invalid_type",
+            format!("{label} must be text (a number only as a whole number)"),
+        ));
+    }
     let s = scalar_text(value).ok_or_else(|| {
         FieldError::new(
             &field.name,

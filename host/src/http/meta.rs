@@ -462,6 +462,13 @@ async fn list(
         let items: Vec<Value> = objects
             .into_iter()
             .filter_map(|o| Some(object_item(&s, o, &viewer, &viewer.readable(&s, o)?)))
+            .map(|mut item| {
+                // The real server's object list carries no package version (one object's item does).
+                if let Value::Object(m) = &mut item {
+                    m.remove("_packageVersion");
+                }
+                item
+            })
             .collect();
         return Ok(json_response(
             200,

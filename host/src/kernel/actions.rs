@@ -128,10 +128,10 @@ fn undeclared(object: &str, action: &str) -> DataError {
 }
 
 /// Keys the route itself puts in the params: never declared, always allowed.
-const BUILTIN_PARAMS: [&str; 3] = ["recordId", "objectName", "_selectedIds"];
+pub(crate) const BUILTIN_PARAMS: [&str; 3] = ["recordId", "objectName", "_selectedIds"];
 
 /// The JSON kind of a param's value by its declared type (`None`: any value).
-fn param_shape(kind: Option<&str>) -> Option<&'static str> {
+pub(crate) fn param_shape(kind: Option<&str>) -> Option<&'static str> {
     match kind? {
         "number" | "currency" | "percent" | "rating" | "slider" | "autonumber" | "integer" => {
             Some("number")

@@ -56,7 +56,7 @@ impl Kernel {
             )
             .await?;
         }
-        self.delete_in(&mut *tx, Some(principal), schema, id, expected, 0)
+        self.delete_in(&mut *tx, principal, schema, id, expected, 0)
             .await?;
         if after {
             self.run_hooks(
@@ -76,16 +76,21 @@ impl Kernel {
         Ok(())
     }
 
+    /// Deletes one record and applies the delete behaviours of the records pointing at it. `depth` 0 is the
+    /// caller's own delete; deeper ones are cascaded: read and logged as the cascade, but each needs the
+    /// caller's delete permission on its object and row, as the real server cascades as the caller (a user
+    /// who may not delete comments cannot erase them by deleting their ticket).
     pub(crate) fn delete_in<'a>(
         &'a self,
         tx: &'a mut dyn Transaction,
-        principal: Option<&'a Principal>,
+        caller: &'a Principal,
         schema: &'a ObjectSchema,
         id: &'a str,
         expected: Option<&'a str>,
         depth: usize,
     ) -> BoxFuture<'a, Result<(), DataError>> {
         Box::pin(async move {
+            let principal = (depth == 0).then_some(caller);
             let (existing, current_version) = self
                 .load_at_version(tx, principal, schema, id, expected)
                 .await?;
@@ -143,12 +148,16 @@ impl Kernel {
                     crate::artifact::fields::DeleteBehavior::Cascade => {
                         let id_col = child.field("id").into_iter().collect::<Vec<_>>();
                         let rows = tx.find(&child, &q, &id_col, None).await?;
+                        if !rows.is_empty() {
+                            self.check_cascade_allowed(tx, caller, schema, &child, &q, rows.len())
+                                .await?;
+                        }
                         for row in rows {
                             if let Some(child_id) = row.get("id").and_then(Value::as_str) {
                                 if child.name == schema.name && child_id == id {
                                     continue;
                                 }
-                                self.delete_in(&mut *tx, None, &child, child_id, None, depth + 1)
+                                self.delete_in(&mut *tx, caller, &child, child_id, None, depth + 1)
                                     .await?;
                             }
                         }
@@ -183,5 +192,42 @@ impl Kernel {
             )
             .await
         })
+    }
+
+    /// Refuses a cascade into `child` unless the caller may delete every one of its `dependents` rows there
+    /// (object permission and the delete row scope). The refusal names the record being deleted and tells
+    /// nothing about the dependents.
+    async fn check_cascade_allowed(
+        &self,
+        tx: &mut dyn Transaction,
+        caller: &Principal,
+        parent: &ObjectSchema,
+        child: &ObjectSchema,
+        dependents_query: &Query,
+        dependents: usize,
+    ) -> Result<(), DataError> {
+        if caller.is_system {
+            return Ok(());
+        }
+        let denied = || DataError::PermissionDenied {
+            object: parent.name.clone(),
+            field: None,
+            message: super::enforce::DENIED.into(),
+        };
+        let access = self
+            .access(caller, child, Operation::Delete)
+            .map_err(|_| denied())?;
+        if child.internal
+            || access
+                .row_filter(Operation::Delete, child.has_owner)
+                .is_none()
+        {
+            return Ok(());
+        }
+        let scoped = self.scoped_with(caller, child, dependents_query, &access, Operation::Delete);
+        if (tx.count(child, &scoped).await? as usize) < dependents {
+            return Err(denied());
+        }
+        Ok(())
     }
 }

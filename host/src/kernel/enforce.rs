@@ -12,7 +12,7 @@ use crate::data::query::Query;
 use crate::security::permissions::{Access, Operation};
 use serde_json::Value;
 
-const DENIED: &str = "You do not have permission to perform this action. Contact your administrator if you need access.";
+pub(super) const DENIED: &str = "You do not have permission to perform this action. Contact your administrator if you need access.";
 
 impl Kernel {
     /// The caller's access to an object, refused outright when it lacks the object permission for `op`.
@@ -82,7 +82,15 @@ impl Kernel {
         access: &Access,
         op: Operation,
     ) -> Query {
-        let q = self.scoped(principal, schema, q);
+        let mut q = self.scoped(principal, schema, q);
+        if op == Operation::Read
+            && let Some(master) = self.master_scope(principal, schema, 0)
+        {
+            q.filter = Some(match q.filter {
+                Some(f) => Filter::And(vec![master, f]),
+                None => master,
+            });
+        }
         let Some(rows) = access.row_filter(op, schema.has_owner) else {
             return q;
         };
@@ -166,6 +174,8 @@ fn filter_fields(f: &Filter, out: &mut Vec<String>) {
     match f {
         Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| filter_fields(p, out)),
         Filter::Not(p) => filter_fields(p, out),
+        // Built by the kernel's own scoping, never by the caller.
+        Filter::Within(_) => {}
         Filter::Cond(Condition { field, operand, .. }) => {
             out.push(field.clone());
             if let Operand::Field(other) = operand {
@@ -227,6 +237,11 @@ pub(crate) fn check_rls(
     })
 }
 
+/// The filter of a scoped query (everything, when it has none).
+fn organization_filter_of(q: Query) -> Filter {
+    q.filter.unwrap_or(Filter::And(vec![]))
+}
+
 /// Removes the fields the caller may not read from records it is given.
 pub(crate) fn mask(access: &Access, records: &mut [Record]) {
     if access.unreadable.is_empty() {
@@ -237,7 +252,60 @@ pub(crate) fn mask(access: &Access, records: &mut [Record]) {
     }
 }
 
+/// How many `controlled_by_parent` levels a read scope follows (a master that is itself a child, and so on).
+const MAX_MASTER_DEPTH: usize = 4;
+
 impl Kernel {
+    /// `sharingModel: controlled_by_parent`: a child record is read only by a caller who may read its master
+    /// record (the real server's rule): the rows whose master-detail field names a master within the caller's
+    /// read scope there (organization, owner scope, RLS, and that master's own master, if any). `None` when
+    /// the object is not such a child or the caller bypasses permission sets.
+    pub(crate) fn master_scope(
+        &self,
+        principal: &Principal,
+        schema: &ObjectSchema,
+        depth: usize,
+    ) -> Option<Filter> {
+        if principal.bypasses_permission_sets()
+            || principal.is_system
+            || schema.sharing_model.as_deref() != Some("controlled_by_parent")
+        {
+            return None;
+        }
+        let field = schema
+            .fields
+            .iter()
+            .find(|f| f.ftype == crate::artifact::fields::FieldType::MasterDetail)?;
+        let Some(master) = field
+            .reference
+            .as_deref()
+            .and_then(|r| self.catalog.object(r))
+        else {
+            return Some(Filter::Or(vec![]));
+        };
+        let access = self.permissions.access(principal, master);
+        if !access.allows(Operation::Read) || depth >= MAX_MASTER_DEPTH {
+            // No master is readable: no child is.
+            return Some(Filter::Or(vec![]));
+        }
+        let mut parts = vec![organization_filter_of(self.scoped(
+            principal,
+            master,
+            &Query::default(),
+        ))];
+        if let Some(rows) = access.row_filter(Operation::Read, master.has_owner) {
+            parts.push(rows);
+        }
+        if let Some(grand) = self.master_scope(principal, master, depth + 1) {
+            parts.push(grand);
+        }
+        Some(Filter::Within(Box::new(crate::data::filter::Within {
+            field: field.name.clone(),
+            parent: master.clone(),
+            filter: Filter::And(parts),
+        })))
+    }
+
     /// `sharingModel: controlled_by_parent`: a child record is written only by a caller who may edit its
     /// master record (the real server's rule), whatever the child's own object permissions say.
     pub(crate) async fn check_master_writable(

@@ -527,12 +527,21 @@ impl Kernel {
                 ) {
                     Ok(Value::Bool(true)) => {}
                     Ok(_) => continue,
-                    // As on the real server, a condition that cannot be evaluated fails the operation.
+                    // A condition that cannot be evaluated on this record fails closed, as a validation rule
+                    // does: the operation is refused, naming the hook (the real server answers 500).
                     Err(e) => {
-                        return Err(DataError::Internal(format!(
-                            "the condition of hook {} could not be evaluated: {e}",
-                            hook.name
-                        )));
+                        let mut f = crate::data::error::FieldError::new(
+                            "_record",
+                            "",
+                            "hook_condition_unevaluable",
+                            format!(
+                                "The condition of hook '{}' could not be evaluated on this record ({e}) \u{2014} operation rejected.",
+                                hook.name
+                            ),
+                        )
+                        .with_constraint(json!({"hook": hook.name, "reason": "unevaluable", "fault": e.to_string()}));
+                        f.label = None;
+                        return Err(DataError::validation(ev.object, vec![f]));
                     }
                 }
             }

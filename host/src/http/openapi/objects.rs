@@ -180,6 +180,7 @@ pub(super) fn object_paths(
         )],
         data_errors(&["409"]),
     );
+    delete_many.insert("x-objectos-rules".into(), rules.clone());
     delete_many.insert("requestBody".into(), body(json!({"type": "object", "required": ["ids"], "properties": {
         "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "description": "An empty id refuses the request (400); one that names no record fails its own record"}, "maxItems": limits::MAX_WRITE_BATCH},
         "options": options}})));
@@ -254,13 +255,30 @@ pub(super) fn object_paths(
         "requestBody".into(),
         body(schema_ref(&format!("{name}_update"))),
     );
-    update.insert("x-objectos-rules".into(), rules);
+    update.insert("x-objectos-rules".into(), rules.clone());
     one.insert("patch".into(), Value::Object(update));
-    one.insert("delete".into(), with(operation(name, format!("delete_{name}"), &format!("Delete a {} record", o.label),
-        &[("200", ok("Deleted", json!({"type": "object", "required": ["object", "id", "success"], "additionalProperties": false, "properties": {
-            "object": {"const": name}, "id": {"type": "string"}, "success": {"const": true}}})))], data_errors(&["409"])),
-        "parameters", json!([{"name": "expectedVersion", "in": "query", "schema": {"type": "string"}, "description": "Optimistic locking: 409 CONCURRENT_UPDATE when the record's version differs"},
-            {"name": "If-Match", "in": "header", "schema": {"type": "string"}}])));
+    let mut delete = with(
+        operation(
+            name,
+            format!("delete_{name}"),
+            &format!("Delete a {} record", o.label),
+            &[(
+                "200",
+                ok(
+                    "Deleted",
+                    json!({"type": "object", "required": ["object", "id", "success"], "additionalProperties": false, "properties": {
+            "object": {"const": name}, "id": {"type": "string"}, "success": {"const": true}}}),
+                ),
+            )],
+            data_errors(&["409"]),
+        ),
+        "parameters",
+        json!([{"name": "expectedVersion", "in": "query", "schema": {"type": "string"}, "description": "Optimistic locking: 409 CONCURRENT_UPDATE when the record's version differs"},
+            {"name": "If-Match", "in": "header", "schema": {"type": "string"}}]),
+    );
+    // A delete runs the object's hooks (a beforeDelete hook may refuse it).
+    delete["x-objectos-rules"] = rules;
+    one.insert("delete".into(), delete);
     paths.insert(format!("/api/v1/data/{name}/{{id}}"), Value::Object(one));
 
     // Actions on this object.
@@ -272,60 +290,147 @@ pub(super) fn object_paths(
         .iter()
         .filter(|a| a.object_name.as_deref() == Some(name.as_str()))
     {
-        let mut props = Map::new();
-        let mut required = Vec::new();
-        for p in &a.params {
-            let t = match p.kind.as_deref() {
-                Some("number" | "currency" | "percent") => json!({"type": "number"}),
-                Some("boolean" | "toggle") => json!({"type": "boolean"}),
-                Some("date") => json!({"type": "string", "format": "date"}),
-                _ => json!({"type": "string"}),
-            };
-            props.insert(p.name.clone(), t);
-            if p.required {
-                required.push(p.name.clone());
-            }
-        }
-        let params = json!({"type": "object", "properties": props, "required": required,
-            "description": "The action's params, bare or wrapped in {params: {…}}"});
-        let op = |with_record: bool| {
-            let mut m = operation(
-                name,
-                format!(
-                    "action_{name}_{}{}",
-                    a.name,
-                    if with_record { "_record" } else { "" }
+        action_paths(name, a, paths);
+    }
+}
+
+/// Where an action is offered on a record (its `locations`); one offered only there needs the record.
+const RECORD_LOCATIONS: [&str; 4] = [
+    "record_header",
+    "record_more",
+    "record_related",
+    "list_item",
+];
+
+/// The routes of one action: `/actions/{object}/{action}/{recordId}`, and the form without a record unless the
+/// action only makes sense on one (every location a record's, or a declarative `operation: 'update'`). A
+/// `type: 'url'` action has nothing to run on the server and is left out. The body is `{params, recordId}` as
+/// the route reads it (bare keys are not params), the params as `check_params` holds them.
+fn action_paths(name: &str, a: &crate::artifact::model::ActionDef, paths: &mut Map<String, Value>) {
+    if a.kind.as_deref() == Some("url") {
+        return;
+    }
+    let locations: Vec<&str> = a
+        .extra
+        .get("locations")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let needs_record = a.extra.get("operation").and_then(Value::as_str) == Some("update")
+        || (!locations.is_empty() && locations.iter().all(|l| RECORD_LOCATIONS.contains(l)));
+    let params = action_params_schema(a);
+    let any_required = a.params.iter().any(|p| p.required);
+    let object_body = json!({"type": "object", "properties": {
+            "params": params,
+            "recordId": {"type": ["string", "number", "null"], "maxLength": 255, "description": "The record, when the path names none (a number is read as its text)"}},
+        "required": if any_required { json!(["params"]) } else { json!([]) }});
+    // Like the real server, a body that is not an object carries no params (fine when none is required).
+    let body = if any_required {
+        object_body
+    } else {
+        json!({"anyOf": [object_body, {"not": {"type": "object"}}]})
+    };
+    let mut rules = Vec::new();
+    if let Some(v) = &a.visible {
+        rules.push(json!({"kind": "visible", "condition": v.source}));
+    }
+    if let Some(d) = &a.disabled {
+        rules.push(json!({"kind": "disabled", "condition": d.source}));
+    }
+    if a.body.is_some() {
+        rules.push(json!({"kind": "code", "description": "The action's own code may refuse (400 VALIDATION_ERROR with its message)"}));
+    }
+    if a.required_permissions.is_some() {
+        rules.push(json!({"kind": "permission", "requires": a.required_permissions}));
+    }
+    let op = |with_record: bool| {
+        let mut m = operation(
+            name,
+            format!(
+                "action_{name}_{}{}",
+                a.name,
+                if with_record { "_record" } else { "" }
+            ),
+            &format!("Run the action {}", a.label.as_deref().unwrap_or(&a.name)),
+            &[(
+                "200",
+                ok(
+                    "The action's result",
+                    json!({"type": "object", "required": ["success", "data"], "properties": {"success": {"const": true}, "data": {}}}),
                 ),
-                &format!("Run the action {}", a.label.as_deref().unwrap_or(&a.name)),
-                &[(
-                    "200",
-                    ok(
-                        "The action's result",
-                        json!({"type": "object", "required": ["success", "data"], "properties": {"success": {"const": true}, "data": {}}}),
-                    ),
-                )],
-                action_errors(),
-            );
-            m.insert(
-                "requestBody".into(),
-                json!({"required": false, "content": content(params.clone())}),
-            );
-            m.insert(
-                "description".into(),
-                json!("Runs as the caller; the action's own code decides the result, and a failure it raises answers in the action envelope"),
-            );
-            Value::Object(m)
-        };
+            )],
+            action_errors(),
+        );
+        m.insert(
+            "requestBody".into(),
+            json!({"required": false, "content": content(body.clone())}),
+        );
+        m.insert(
+            "description".into(),
+            json!("Runs as the caller; the action's own code decides the result, and a failure it raises answers in the action envelope"),
+        );
+        m.insert("x-objectos-rules".into(), Value::Array(rules.clone()));
+        Value::Object(m)
+    };
+    if !needs_record {
         paths.insert(
             format!("/api/v1/actions/{name}/{}", a.name),
             json!({"post": op(false)}),
         );
-        paths.insert(
-            format!("/api/v1/actions/{name}/{}/{{recordId}}", a.name),
-            json!({"parameters": [{"name": "recordId", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
-                "post": op(true)}),
-        );
     }
+    paths.insert(
+        format!("/api/v1/actions/{name}/{}/{{recordId}}", a.name),
+        json!({"parameters": [{"name": "recordId", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+            "post": op(true)}),
+    );
+}
+
+/// An action's `params` object as `kernel::actions::check_params` holds it: declared keys only (and the
+/// built-in ones), each of its declared shape and options, the required ones present and not blank. An action
+/// declaring no params takes any object.
+fn action_params_schema(a: &crate::artifact::model::ActionDef) -> Value {
+    use crate::kernel::actions::{BUILTIN_PARAMS, param_shape};
+    if a.params.is_empty() {
+        return json!({"type": "object"});
+    }
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for p in &a.params {
+        let multiple = p.extra.get("multiple").and_then(Value::as_bool) == Some(true);
+        let shape = if multiple {
+            Some("array")
+        } else {
+            param_shape(p.kind.as_deref())
+        };
+        let options: Option<Vec<Value>> =
+            p.extra.get("options").and_then(Value::as_array).map(|o| {
+                o.iter()
+                    .map(|x| x.get("value").unwrap_or(x).clone())
+                    .collect()
+            });
+        let mut t = match (shape, &options) {
+            (Some("array"), Some(opts)) => json!({"type": "array", "items": {"enum": opts}}),
+            (_, Some(opts)) => json!({"enum": opts}),
+            (Some(shape), None) => json!({"type": shape}),
+            (None, None) => json!({}),
+        };
+        if shape == Some("string") && options.is_none() {
+            // A blank text is no value.
+            t["minLength"] = json!(1);
+            t["pattern"] = json!(r"\S");
+        }
+        if p.required {
+            required.push(p.name.clone());
+        } else {
+            // An absent, null or blank optional param is no value.
+            t = json!({"anyOf": [t, {"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]});
+        }
+        props.insert(p.name.clone(), t);
+    }
+    for b in BUILTIN_PARAMS {
+        props.entry(b.to_string()).or_insert(json!({}));
+    }
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
 pub(super) fn action_errors() -> Map<String, Value> {

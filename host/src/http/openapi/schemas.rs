@@ -52,6 +52,49 @@ pub(super) const TIME_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-
 pub(super) const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
 pub(super) const DATETIME_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,3})?Z$";
 
+/// The booleans and whole numbers whose text has `min..=max` characters (a blank text aside, `min` 0 or 1 is
+/// no bound): `true`/`false`, and integers of the right number of digits (a minus sign counts), within 64 bits.
+fn fitting_scalars(min: usize, max: Option<usize>) -> Vec<Value> {
+    let min = min.max(1);
+    let max = max.unwrap_or(20).min(20);
+    let mut out = Vec::new();
+    let fits = |len: usize| min <= len && len <= max;
+    match (fits(4), fits(5)) {
+        (true, true) => out.push(json!({"type": "boolean"})),
+        (true, false) => out.push(json!({"const": true})),
+        (false, true) => out.push(json!({"const": false})),
+        (false, false) => {}
+    }
+    // 10^k as an integer: k ≤ 19 fits u64.
+    let pow = |k: usize| -> u64 { 10u64.saturating_pow(k as u32) };
+    // Non-negative: digits in min..=max.
+    if max >= min {
+        let lo = if min <= 1 { 0 } else { pow(min - 1) };
+        let hi = if max >= 20 { u64::MAX } else { pow(max) - 1 };
+        out.push(json!({"type": "integer", "minimum": lo, "maximum": hi}));
+    }
+    // Negative: a minus sign and 1..=max-1 digits, at least min-1 of them.
+    if max >= 2 {
+        let digits_lo = min.saturating_sub(1).max(1);
+        let digits_hi = (max - 1).min(18);
+        if digits_hi >= digits_lo {
+            let hi = -(pow(digits_lo - 1) as i64);
+            let lo = -((pow(digits_hi) - 1) as i64);
+            out.push(json!({"type": "integer", "minimum": lo, "maximum": hi}));
+        }
+    }
+    out
+}
+
+/// A list field's value: a list of `one` (bounded), or, written, `one` alone.
+fn list_of(one: Value, usage: Use) -> Value {
+    let list = json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES});
+    match usage {
+        Use::Write => json!({"anyOf": [list, one]}),
+        Use::Read => list,
+    }
+}
+
 pub(super) fn nullable(mut s: Value) -> Value {
     match s.get("type").cloned() {
         Some(Value::String(t)) => {
@@ -117,30 +160,31 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             }
         },
         Time => json!({"type": "string", "pattern": TIME_PATTERN}),
+        // A list is written as a list, or as one value (a list of one); its items as their text.
         Select | Radio | Multiselect | Checkboxes => {
             let one = json!({"type": "string", "enum": f.options});
-            if list {
-                json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
-            } else {
-                one
-            }
+            if list { list_of(one, usage) } else { one }
         }
         Tags => {
-            let one = json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS});
-            json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
+            let one = match usage {
+                Use::Write => {
+                    json!({"type": ["string", "number", "boolean"], "maxLength": limits::MAX_VALUE_CHARS})
+                }
+                Use::Read => json!({"type": "string"}),
+            };
+            list_of(one, usage)
         }
         Lookup | MasterDetail | Tree | User => {
-            let id = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"});
             let one = match usage {
                 // An expanded lookup is the related record.
                 Use::Read => json!({"type": ["string", "object"]}),
-                Use::Write => id,
+                // An id; a number is read as its text, a record (`{id}`, as an expanded one) as its id.
+                Use::Write => json!({"anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"},
+                    {"type": "number"},
+                    {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"}}}]}),
             };
-            let mut s = if f.multiple {
-                json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES})
-            } else {
-                one
-            };
+            let mut s = if f.multiple { list_of(one, usage) } else { one };
             // A written id must name an existing record of the target in the caller's organization
             // (400 `reference_not_found` otherwise): what JSON Schema cannot say, said as an extension.
             if usage == Use::Write
@@ -182,14 +226,14 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         | Video | Audio => json!({}),
         Text | Textarea | Phone | Password | Secret | Markdown | Html | Richtext | Code | Color
         | Signature | Qrcode => {
-            // A number or a boolean written to a text field is stored as its text (said only where no declared
-            // length could refuse that text: a JSON number's text is at most 24 characters).
-            let written =
-                if f.max_length.is_none_or(|m| m >= 24) && f.min_length.is_none_or(|m| m <= 1) {
-                    json!(["string", "number", "boolean"])
-                } else {
-                    json!("string")
-                };
+            // A number or a boolean written to a text field is stored as its text; where a declared length
+            // could refuse that text, numbers are whole ones (data::values::length_bounded_text), listed below.
+            let bounded = crate::data::values::length_bounded_text(f);
+            let written = if bounded {
+                json!("string")
+            } else {
+                json!(["string", "number", "boolean"])
+            };
             let mut t = json!({"type": "string"});
             if usage == Use::Write {
                 t["type"] = written.clone();
@@ -205,6 +249,11 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
                     // An empty text is no value; a shorter non-empty one is refused.
                     t["minLength"] = json!(n);
                     t = json!({"anyOf": [t, {"type": "string", "maxLength": 0}]});
+                }
+                if bounded {
+                    let mut alts = vec![t];
+                    alts.extend(fitting_scalars(f.min_length.unwrap_or(0), f.max_length));
+                    t = json!({"anyOf": alts});
                 }
             }
             t
@@ -328,6 +377,22 @@ pub(super) fn field_operand(f: &FieldSchema) -> Value {
     }
 }
 
+/// `$in` / `$nin` written as one text: comma-separated values the field's column can be compared with, each
+/// trimmed (a blank text lists nothing).
+pub(super) fn comma_operand(f: &FieldSchema) -> Value {
+    let strip = |p: &str| p.trim_start_matches('^').trim_end_matches('$').to_string();
+    let item = match f.storage {
+        Some(StorageKind::Number(_)) => strip(NUMERIC_PATTERN).replace(r"\s*", ""),
+        Some(StorageKind::Date | StorageKind::DateTime) => {
+            format!("({}|{})", strip(DATE_PATTERN), strip(DATETIME_PATTERN))
+        }
+        Some(StorageKind::Boolean) => "(true|false|1|0)".to_string(),
+        _ => return json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
+    };
+    json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS,
+        "pattern": format!(r"^\s*({item}(\s*,\s*{item})*)?\s*$")})
+}
+
 /// A field's equality filter in the URL (`?status=open`): the text forms of [`field_operand`].
 pub(super) fn field_param(f: &FieldSchema) -> Value {
     match f.storage {
@@ -358,7 +423,7 @@ pub(super) fn where_schema(o: &ObjectSchema, access: &Access) -> Value {
             ops.insert(
                 op.into(),
                 json!({"anyOf": [{"type": "array", "items": nullable(v.clone()), "maxItems": limits::MAX_IN_VALUES},
-                    {"type": "string", "maxLength": limits::MAX_VALUE_CHARS}]}),
+                    comma_operand(f)]}),
             );
         }
         for op in ["$null", "$exists"] {
