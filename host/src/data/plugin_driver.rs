@@ -26,6 +26,15 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+fn has_within(f: &Filter) -> bool {
+    match f {
+        Filter::And(items) | Filter::Or(items) => items.iter().any(has_within),
+        Filter::Not(inner) => has_within(inner),
+        Filter::Cond(_) => false,
+        Filter::Within(_) => true,
+    }
+}
+
 /// Object name → the driver plugin that stores it.
 pub type Routes = Arc<HashMap<String, Arc<RunningPlugin>>>;
 
@@ -359,6 +368,73 @@ impl RoutedTransaction {
         self.routes.get(&object.name).cloned()
     }
 
+    /// The query with every `Within` scope that reaches a plugin-stored object (as the child or as the master)
+    /// resolved into the master ids it allows: such a scope cannot be one SQL subquery. `None` (the query as it
+    /// is) without driver plugins or without such a scope.
+    async fn routable(
+        &mut self,
+        object: &ObjectSchema,
+        query: &Query,
+    ) -> Result<Option<Query>, DataError> {
+        match &query.filter {
+            Some(f) if !self.routes.is_empty() && has_within(f) => Ok(Some(Query {
+                filter: Some(self.resolve_within(object, f).await?),
+                ..query.clone()
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    fn resolve_within<'a>(
+        &'a mut self,
+        object: &'a ObjectSchema,
+        filter: &'a Filter,
+    ) -> BoxFuture<'a, Result<Filter, DataError>> {
+        Box::pin(async move {
+            Ok(match filter {
+                Filter::And(items) | Filter::Or(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(self.resolve_within(object, item).await?);
+                    }
+                    if matches!(filter, Filter::And(_)) {
+                        Filter::And(out)
+                    } else {
+                        Filter::Or(out)
+                    }
+                }
+                Filter::Not(inner) => {
+                    Filter::Not(Box::new(self.resolve_within(object, inner).await?))
+                }
+                Filter::Cond(_) => filter.clone(),
+                Filter::Within(w)
+                    if self.plugin(object).is_none() && self.plugin(&w.parent).is_none() =>
+                {
+                    Filter::Within(Box::new(crate::data::filter::Within {
+                        field: w.field.clone(),
+                        parent: w.parent.clone(),
+                        filter: self.resolve_within(&w.parent, &w.filter).await?,
+                    }))
+                }
+                Filter::Within(w) => {
+                    let id_col: Vec<&FieldSchema> = w.parent.field("id").into_iter().collect();
+                    let q = Query {
+                        filter: Some(w.filter.clone()),
+                        ..Query::default()
+                    };
+                    let rows = self.find(&w.parent, &q, &id_col, None).await?;
+                    Filter::Cond(Condition {
+                        field: w.field.clone(),
+                        op: Op::In,
+                        operand: Operand::List(
+                            rows.iter().filter_map(|r| r.get("id").cloned()).collect(),
+                        ),
+                    })
+                }
+            })
+        })
+    }
+
     fn sql(&mut self) -> Result<&mut Box<dyn Transaction>, DataError> {
         self.sql
             .as_mut()
@@ -531,6 +607,8 @@ impl Transaction for RoutedTransaction {
         extra: Option<&'a Filter>,
     ) -> BoxFuture<'a, Result<Vec<Record>, DataError>> {
         Box::pin(async move {
+            let routed = self.routable(object, query).await?;
+            let query = routed.as_ref().unwrap_or(query);
             match self.plugin(object) {
                 Some(p) => Ok(plugin_find(&self.sandbox, &p, object, query, extra)
                     .await?
@@ -548,6 +626,8 @@ impl Transaction for RoutedTransaction {
         query: &'a Query,
     ) -> BoxFuture<'a, Result<u64, DataError>> {
         Box::pin(async move {
+            let routed = self.routable(object, query).await?;
+            let query = routed.as_ref().unwrap_or(query);
             let Some(p) = self.plugin(object) else {
                 return self.sql()?.count(object, query).await;
             };
@@ -575,6 +655,8 @@ impl Transaction for RoutedTransaction {
         query: &'a Query,
     ) -> BoxFuture<'a, Result<AggregateRows, DataError>> {
         Box::pin(async move {
+            let routed = self.routable(object, query).await?;
+            let query = routed.as_ref().unwrap_or(query);
             match self.plugin(object) {
                 Some(p) => Err(DataError::invalid_query(
                     &object.name,

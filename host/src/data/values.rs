@@ -287,12 +287,9 @@ pub fn caller_value(field: &FieldSchema, value: &Value) -> Result<Value, FieldEr
         Ok(c) if kind(&c) == kind(value) => Ok(value.clone()),
         Ok(c) => Ok(c),
         Err(e) => {
-            // A value outside a field's options is refused too: the document names the options, and a
-            // hook should not have to guess what a caller meant by another one.
             let wrong_kind = matches!(
                 e.code,
                 "invalid_type"
-                    | "invalid_option"
                     | "invalid_number"
                     | "invalid_boolean"
                     | "invalid_reference"
@@ -305,6 +302,16 @@ pub fn caller_value(field: &FieldSchema, value: &Value) -> Result<Value, FieldEr
             }
             // The right kind, content refused (for now): still in the field's kind, for the hooks.
             Ok(match value {
+                // A list whose items are refused (not among the options): its scalar items as text still.
+                Value::Array(items) if list => Value::Array(
+                    items
+                        .iter()
+                        .map(|i| match i {
+                            Value::Number(_) | Value::Bool(_) => Value::String(value_text(i)),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
                 Value::Number(_) | Value::Bool(_) if list => json!([value_text(value)]),
                 Value::String(_) if list => json!([value]),
                 Value::Number(_) | Value::Bool(_) if field.storage == Some(StorageKind::Text) => {

@@ -167,6 +167,7 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
         }
         Tags => {
             let one = match usage {
+                _ if !f.options.is_empty() => json!({"type": "string", "enum": f.options}),
                 Use::Write => {
                     json!({"type": ["string", "number", "boolean"], "maxLength": limits::MAX_VALUE_CHARS})
                 }
