@@ -502,6 +502,12 @@ on_all_drivers!(filter_errors, |k| {
         json!({"$not": {"qty": {"$eq": [null, null]}}}),
         json!({"qty": "NaN"}),
         json!({"qty": {"$in": ["inf"]}}),
+        json!({"qty": "1e999"}),
+        json!({"qty": "\r5"}),
+        json!({"$not": [null, null]}),
+        json!({"$not": null}),
+        json!({"$and": [null]}),
+        json!([{"name": "alpha"}, 5]),
     ] {
         let e = k
             .query("t_item", json!({"where": bad.clone()}))

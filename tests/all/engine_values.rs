@@ -1,7 +1,7 @@
 //! Coercion and validation of every field type, with the real server's error codes and shapes.
 
 use crate::on_all_drivers;
-use crate::support::{K, id_of};
+use crate::support::{K, id_of, wire};
 use serde_json::{Value, json};
 
 /// The first field error of a refused create, as wire JSON.
@@ -41,6 +41,25 @@ on_all_drivers!(coercion_round_trips, |k| {
         assert_eq!(&stored[key], want, "{key}");
         assert_eq!(&r[key], want, "create response {key}");
     }
+    // A length-bounded text (name: maxLength 20) takes whole numbers as their digits, however spelled, and
+    // refuses a fraction (its text would depend on float formatting); lists are bounded in items and item size.
+    let r = k.ok("t_item", json!({"name": 1234567.0})).await;
+    assert_eq!(r["name"], json!("1234567"));
+    for (record, code) in [
+        (json!({"name": 12.5}), "invalid_type"),
+        (json!({"name": 1e18}), "invalid_type"),
+        (
+            json!({"name": "n1", "keywords": vec!["k"; 1001]}),
+            "too_many_items",
+        ),
+        (
+            json!({"name": "n2", "keywords": ["x".repeat(4097)]}),
+            "max_length",
+        ),
+    ] {
+        let e = k.create("t_item", record.clone()).await.unwrap_err();
+        assert_eq!(wire(&e)["fields"][0]["code"], code, "{record}: {e}");
+    }
     // Formula fields (CEL over the record) are computed on read, also when selected alone.
     assert_eq!(stored["score"], json!(84));
     let only = k
@@ -60,8 +79,8 @@ on_all_drivers!(coercion_round_trips, |k| {
             json!("#000000")
         )
     );
-    // Autonumber counts per field.
-    assert_eq!(r["code"], "IT-0002");
+    // Autonumber counts per field (the number-named item above took IT-0002).
+    assert_eq!(r["code"], "IT-0003");
     // A whole number written as a float is the same instant; years past 9999 (or before 1) are not dates.
     let r = k
         .ok(

@@ -199,7 +199,7 @@ impl Parser<'_> {
                     self.count(items.len())?;
                     let subs = items
                         .iter()
-                        .map(|i| self.any(i))
+                        .map(|i| self.nested(key, i))
                         .collect::<Result<Vec<_>, _>>()?;
                     parts.push(if key == "$and" {
                         Filter::And(subs)
@@ -207,7 +207,7 @@ impl Parser<'_> {
                         Filter::Or(subs)
                     });
                 }
-                "$not" => parts.push(Filter::Not(Box::new(self.any(v)?))),
+                "$not" => parts.push(Filter::Not(Box::new(self.nested(key, v)?))),
                 k if k.starts_with('$') => {
                     return Err(self.bad(format!(
                         "unknown logical operator '{k}' (use $and, $or, $not)"
@@ -259,7 +259,7 @@ impl Parser<'_> {
                 });
             }
             if lower == "not" && a.len() == 2 {
-                return Ok(Filter::Not(Box::new(self.any(&a[1])?)));
+                return Ok(Filter::Not(Box::new(self.nested("not", &a[1])?)));
             }
             // ["field", op, value] or ["field", "is_null"]
             let op = a.get(1).and_then(Value::as_str).ok_or_else(|| {
@@ -296,9 +296,21 @@ impl Parser<'_> {
         self.count(a.len())?;
         let subs = a
             .iter()
-            .map(|x| self.any(x))
+            .map(|x| self.nested("a list of comparisons", x))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Filter::And(subs))
+    }
+
+    /// A filter inside another (`$not`, an item of `$and`/`$or` or of a list): an object, or a non-empty array
+    /// (only the whole filter may be null or empty, meaning none).
+    fn nested(&self, within: &str, v: &Value) -> Result<Filter, DataError> {
+        match v {
+            Value::Object(_) => self.any(v),
+            Value::Array(a) if !a.is_empty() => self.any(v),
+            other => Err(self.bad(format!(
+                "each filter in '{within}' must be a JSON object or a non-empty array, found {other}"
+            ))),
+        }
     }
 
     fn check_field(&self, field: &str) -> Result<(), DataError> {
@@ -439,8 +451,11 @@ impl Parser<'_> {
                 let items: Vec<Value> = match operand {
                     Value::Array(items) => items.iter().map(value).collect(),
                     // A comma list; a blank one lists nothing.
-                    Value::String(s) if s.trim().is_empty() => Vec::new(),
-                    Value::String(s) => s.split(',').map(|p| value(&Value::String(p.trim().to_string()))).collect(),
+                    Value::String(s) if s.trim_matches([' ', '\t']).is_empty() => Vec::new(),
+                    Value::String(s) => s
+                        .split(',')
+                        .map(|p| value(&Value::String(p.trim_matches([' ', '\t']).to_string())))
+                        .collect(),
                     other => return Err(self.bad(format!("'{op}' on '{field}' needs an array, found {other}"))),
                 };
                 if items.len() > limits::MAX_IN_VALUES {
@@ -499,7 +514,7 @@ fn mismatch(field: &crate::data::catalog::FieldSchema, v: &Value) -> Option<&'st
     match field.storage? {
         StorageKind::Number(_) => match v {
             Value::Number(_) => None,
-            Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => None,
+            Value::String(s) if crate::data::scalar::numeric_text(s).is_some() => None,
             _ => Some("a number"),
         },
         StorageKind::Date => (parse_date(v).is_none() && parse_datetime(v).is_none())

@@ -10,6 +10,9 @@ pub const MAX_FILTER_NODES: usize = 512;
 pub const MAX_IN_VALUES: usize = 1000;
 /// Characters in one filter value (including `$contains`/`$like` patterns) and in a `search` text.
 pub const MAX_VALUE_CHARS: usize = 4096;
+/// Values in one list field's value (a multi-select, tags, a multi-value lookup); each is at most
+/// MAX_VALUE_CHARS characters.
+pub const MAX_LIST_ITEMS: usize = 1000;
 /// Largest `offset` / `skip`.
 pub const MAX_OFFSET: u64 = 10_000_000;
 /// Records in one multi-record write (`createMany`, `updateMany`, `deleteMany`, per-object `batch`) and

@@ -5,6 +5,26 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+/// A number written as text where a filter compares a number column (`"12"`, `" -1.5e3 "`): up to 20 digits
+/// before and after the point, an exponent of at most two digits (so every such text is a finite number), spaces
+/// or tabs around it. The OpenAPI document publishes this very pattern.
+pub const NUMERIC_TEXT: &str =
+    r"^[ \t]*[+-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,2})?[ \t]*$";
+
+/// The number a [`NUMERIC_TEXT`] spells, `None` for any other text.
+pub fn numeric_text(s: &str) -> Option<f64> {
+    static PATTERN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(NUMERIC_TEXT).unwrap_or_else(|_| regex::Regex::new("^$").expect("empty"))
+    });
+    if !PATTERN.is_match(s) {
+        return None;
+    }
+    s.trim_matches([' ', '\t'])
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+}
+
 /// A JSON number from a float: integral values print without a fraction (`186`, not `186.0`), as the wire does.
 pub fn number_value(f: f64) -> Value {
     if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {

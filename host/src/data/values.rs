@@ -3,6 +3,7 @@
 use crate::artifact::fields::{FieldType, StorageKind};
 use crate::data::catalog::FieldSchema;
 use crate::data::error::FieldError;
+use crate::data::limits;
 use crate::data::shapes;
 use chrono::NaiveTime;
 use serde_json::{Value, json};
@@ -165,9 +166,28 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
                     ));
                 }
             };
+            if items.len() > limits::MAX_LIST_ITEMS {
+                return Err(err(
+                    "too_many_items",
+                    format!(
+                        "{label} holds {} values, more than {} (limit MAX_LIST_ITEMS)",
+                        items.len(),
+                        limits::MAX_LIST_ITEMS
+                    ),
+                ));
+            }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 match scalar_text(item) {
+                    Some(s) if s.chars().count() > limits::MAX_VALUE_CHARS => {
+                        return Err(err(
+                            "max_length",
+                            format!(
+                                "{label}: a value is longer than {} characters (limit MAX_VALUE_CHARS)",
+                                limits::MAX_VALUE_CHARS
+                            ),
+                        ));
+                    }
                     Some(s) if field.options.is_empty() || field.options.contains(&s) => {
                         out.push(Value::String(s))
                     }
@@ -185,6 +205,18 @@ pub fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, FieldError> {
         }
         Lookup | MasterDetail | Tree | User => {
             if field.multiple {
+                if value
+                    .as_array()
+                    .is_some_and(|a| a.len() > limits::MAX_LIST_ITEMS)
+                {
+                    return Err(err(
+                        "too_many_items",
+                        format!(
+                            "{label} names more than {} records (limit MAX_LIST_ITEMS)",
+                            limits::MAX_LIST_ITEMS
+                        ),
+                    ));
+                }
                 let ids: Option<Vec<String>> = match value {
                     Value::Array(items) => items.iter().map(reference_id).collect(),
                     v => reference_id(v).map(|id| vec![id]),
@@ -396,8 +428,8 @@ fn reference_id(v: &Value) -> Option<String> {
 }
 
 /// Whether `field` declares a length a number's text could break (a JSON number's text is at most 24
-/// characters): such a text takes a number only when it is a whole number within 64 bits, whose text is its
-/// digits, so a client (and the OpenAPI document) can tell from the number alone whether it fits.
+/// characters): such a text takes a number only when it is a whole number below 10^18 in size, whose text
+/// is its digits, so a client (and the OpenAPI document) can tell from the number alone whether it fits.
 pub fn length_bounded_text(field: &FieldSchema) -> bool {
     field.max_length.is_some_and(|m| m < 24) || field.min_length.is_some_and(|m| m > 1)
 }
@@ -405,9 +437,22 @@ pub fn length_bounded_text(field: &FieldSchema) -> bool {
 /// Text values, with length limits. Numbers and booleans are accepted and written as text.
 fn text_value(field: &FieldSchema, value: &Value) -> Result<String, FieldError> {
     let label = field.label.as_str();
-    if let Value::Number(n) = value
-        && !(n.is_i64() || n.is_u64())
+    // A whole number is written as its digits, however the JSON spelled it (`5.0` is `5`).
+    let whole: Option<i128> = match value {
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                    .map(|f| f as i128)
+            }),
+        _ => None,
+    };
+    if value.is_number()
         && length_bounded_text(field)
+        && !whole.is_some_and(|w| w.abs() < 10i128.pow(18))
     {
         return Err(FieldError::new(
             &field.name,
@@ -416,14 +461,17 @@ fn text_value(field: &FieldSchema, value: &Value) -> Result<String, FieldError> 
             format!("{label} must be text (a number only as a whole number)"),
         ));
     }
-    let s = scalar_text(value).ok_or_else(|| {
-        FieldError::new(
-            &field.name,
-            label,
-            "invalid_type",
-            format!("{label} must be text"),
-        )
-    })?;
+    let s = whole
+        .map(|w| w.to_string())
+        .or_else(|| scalar_text(value))
+        .ok_or_else(|| {
+            FieldError::new(
+                &field.name,
+                label,
+                "invalid_type",
+                format!("{label} must be text"),
+            )
+        })?;
     let len = s.chars().count();
     if let Some(max) = field.max_length
         && len > max

@@ -65,12 +65,12 @@ fn fitting_scalars(min: usize, max: Option<usize>) -> Vec<Value> {
         (false, true) => out.push(json!({"const": false})),
         (false, false) => {}
     }
-    // 10^k as an integer: k ≤ 19 fits u64.
+    // 10^k as an integer; the server takes whole numbers below 10^18 in size (18 digits at most).
     let pow = |k: usize| -> u64 { 10u64.saturating_pow(k as u32) };
     // Non-negative: digits in min..=max.
-    if max >= min {
+    if max >= min && min <= 18 {
         let lo = if min <= 1 { 0 } else { pow(min - 1) };
-        let hi = if max >= 20 { u64::MAX } else { pow(max) - 1 };
+        let hi = pow(max.min(18)) - 1;
         out.push(json!({"type": "integer", "minimum": lo, "maximum": hi}));
     }
     // Negative: a minus sign and 1..=max-1 digits, at least min-1 of them.
@@ -88,7 +88,7 @@ fn fitting_scalars(min: usize, max: Option<usize>) -> Vec<Value> {
 
 /// A list field's value: a list of `one` (bounded), or, written, `one` alone.
 fn list_of(one: Value, usage: Use) -> Value {
-    let list = json!({"type": "array", "items": one, "maxItems": limits::MAX_IN_VALUES});
+    let list = json!({"type": "array", "items": one, "maxItems": limits::MAX_LIST_ITEMS});
     match usage {
         Use::Write => json!({"anyOf": [list, one]}),
         Use::Read => list,
@@ -232,6 +232,9 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             let bounded = crate::data::values::length_bounded_text(f);
             let written = if bounded {
                 json!("string")
+            } else if f.ftype == Code {
+                // A code field given a JSON object or list stores its JSON text.
+                json!(["string", "number", "boolean", "object", "array"])
             } else {
                 json!(["string", "number", "boolean"])
             };
@@ -359,8 +362,7 @@ pub(super) fn epoch_millis() -> Value {
 }
 
 /// A numeric text, as a number field's filter takes it.
-pub(super) const NUMERIC_PATTERN: &str =
-    r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$";
+pub(super) const NUMERIC_PATTERN: &str = crate::data::scalar::NUMERIC_TEXT;
 
 /// What a filter may compare `f` with, by its column (data::filter refuses the rest): a number or a
 /// numeric text, a date or date-time text, a boolean (or 1/0, "true"/"false"/"1"/"0"), any scalar for text.
@@ -379,11 +381,11 @@ pub(super) fn field_operand(f: &FieldSchema) -> Value {
 }
 
 /// `$in` / `$nin` written as one text: comma-separated values the field's column can be compared with, each
-/// trimmed (a blank text lists nothing).
+/// trimmed of spaces and tabs (a blank text lists nothing).
 pub(super) fn comma_operand(f: &FieldSchema) -> Value {
     let strip = |p: &str| p.trim_start_matches('^').trim_end_matches('$').to_string();
     let item = match f.storage {
-        Some(StorageKind::Number(_)) => strip(NUMERIC_PATTERN).replace(r"\s*", ""),
+        Some(StorageKind::Number(_)) => strip(NUMERIC_PATTERN).replace(r"[ \t]*", ""),
         Some(StorageKind::Date | StorageKind::DateTime) => {
             format!("({}|{})", strip(DATE_PATTERN), strip(DATETIME_PATTERN))
         }
@@ -391,7 +393,7 @@ pub(super) fn comma_operand(f: &FieldSchema) -> Value {
         _ => return json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
     };
     json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS,
-        "pattern": format!(r"^\s*({item}(\s*,\s*{item})*)?\s*$")})
+        "pattern": format!(r"^[ \t]*({item}([ \t]*,[ \t]*{item})*)?[ \t]*$")})
 }
 
 /// A field's equality filter in the URL (`?status=open`): the text forms of [`field_operand`].
