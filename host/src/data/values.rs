@@ -452,7 +452,7 @@ fn text_value(field: &FieldSchema, value: &Value) -> Result<String, FieldError> 
     };
     if value.is_number()
         && length_bounded_text(field)
-        && !whole.is_some_and(|w| w.abs() < 10i128.pow(18))
+        && whole.is_none_or(|w| w.abs() >= 10i128.pow(18))
     {
         return Err(FieldError::new(
             &field.name,
