@@ -64,6 +64,11 @@ fn artifact() -> Value {
         "body": {"language": "js", "capabilities": ["api.write"],
                  "source": "if (String(ctx.input.title).startsWith('Pay')) { await ctx.api.object('sec_note').insert({title: 'bonus', salary: 100}); }"}
     }));
+    a["sharingRules"] = json!([{
+        "name": "sec_public_memos", "object": "sec_note", "type": "criteria", "active": true,
+        "condition": {"dialect": "cel", "source": "record.title == \"public memo\""},
+        "accessLevel": "read", "sharedWith": {"type": "position", "value": "sec_contributor"}
+    }]);
     let sets = a["permissions"].as_array_mut().expect("permissions");
     let crud =
         json!({"allowCreate": true, "allowRead": true, "allowEdit": true, "allowDelete": true});
@@ -882,6 +887,63 @@ fn cases() -> Vec<Case> {
         )
         .count(1)
         .shows(&["salary"]),
+        // A criteria sharing rule shares the administrator's private memos titled "public memo" with the
+        // contributors, to read: they see that one (not the other), and still may not edit it.
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "public memo", "salary": 1}),
+            201,
+        )
+        .save("memo"),
+        case(
+            "admin",
+            "POST",
+            "/api/v1/data/sec_note",
+            j!({"title": "private memo"}),
+            201,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?title=public%20memo",
+            Value::Null,
+            200,
+        )
+        .count(1)
+        .hides(&["salary"]),
+        case(
+            "bob",
+            "GET",
+            "/api/v1/data/sec_note/{memo}",
+            Value::Null,
+            200,
+        ),
+        case(
+            "alice",
+            "GET",
+            "/api/v1/data/sec_note?title=private%20memo",
+            Value::Null,
+            200,
+        )
+        .count(0),
+        case(
+            "alice",
+            "PATCH",
+            "/api/v1/data/sec_note/{memo}",
+            j!({"title": "mine now"}),
+            403,
+        )
+        .code(DENIED),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_note/{memo}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
     ]
 }
 

@@ -49,11 +49,22 @@ struct Policy {
     positions: Option<Vec<String>>,
 }
 
+/// A criteria sharing rule (`sharingRules[]`, `type: criteria`): the rows of `object` where `condition` holds
+/// are shared with the holders of `position`, to read (or, with `accessLevel: edit`, to edit too) beyond the
+/// object's sharing model. It widens the owner scope only: object permissions and RLS still apply.
+struct SharingRule {
+    object: String,
+    condition: RowPredicate,
+    edit: bool,
+    position: String,
+}
+
 pub struct PermissionSets {
     enforced: bool,
     sets: BTreeMap<String, PermissionSetDef>,
     defaults: Vec<String>,
     policies: Vec<Policy>,
+    sharing: Vec<SharingRule>,
     /// position → permission sets bound to it by an administrator.
     bindings: RwLock<HashMap<String, BTreeSet<String>>>,
 }
@@ -82,6 +93,9 @@ pub struct Access {
     pub read_filter: Option<Filter>,
     pub write_filter: Option<Filter>,
     pub delete_filter: Option<Filter>,
+    /// Rows shared with the caller by criteria sharing rules, to read / to edit (OR-ed with its own rows).
+    pub shared_read: Option<Filter>,
+    pub shared_write: Option<Filter>,
     /// RLS `check`s a created / updated record must pass (any one of them).
     pub create_checks: Vec<RowPredicate>,
     pub update_checks: Vec<RowPredicate>,
@@ -109,14 +123,14 @@ impl Access {
         if self.bypass {
             return None;
         }
-        let (all_rows, rls) = match op {
-            Operation::Read => (self.read_all_rows, &self.read_filter),
-            Operation::Edit => (self.write_all_rows, &self.write_filter),
-            Operation::Delete => (self.write_all_rows, &self.delete_filter),
+        let (all_rows, rls, shared) = match op {
+            Operation::Read => (self.read_all_rows, &self.read_filter, &self.shared_read),
+            Operation::Edit => (self.write_all_rows, &self.write_filter, &self.shared_write),
+            Operation::Delete => (self.write_all_rows, &self.delete_filter, &None),
             Operation::Create => return None,
         };
         let own = (!all_rows && has_owner).then(|| {
-            Filter::Cond(Condition {
+            let mine = Filter::Cond(Condition {
                 field: "owner_id".into(),
                 op: Op::Eq,
                 operand: Operand::Value(
@@ -126,7 +140,12 @@ impl Access {
                         .map(Value::String)
                         .unwrap_or(Value::Null),
                 ),
-            })
+            });
+            // Rows shared with the caller join its own.
+            match shared {
+                Some(s) => Filter::Or(vec![mine, s.clone()]),
+                None => mine,
+            }
         });
         match (own, rls.clone()) {
             (None, None) => None,
@@ -199,6 +218,7 @@ impl PermissionSets {
             sets,
             defaults,
             policies,
+            sharing: sharing_rules(artifact, catalog),
             bindings: RwLock::new(HashMap::new()),
         })
     }
@@ -341,6 +361,25 @@ impl PermissionSets {
                 _ => Some(Filter::Or(filters)),
             }
         };
+        let shared = |edit: bool, a: &Access| -> Option<Filter> {
+            let filters: Vec<Filter> = self
+                .sharing
+                .iter()
+                .filter(|r| {
+                    r.object == schema.name
+                        && (r.edit || !edit)
+                        && principal.positions.contains(&r.position)
+                })
+                .map(|r| r.condition.to_filter(&a.user))
+                .collect();
+            match filters.len() {
+                0 => None,
+                1 => filters.into_iter().next(),
+                _ => Some(Filter::Or(filters)),
+            }
+        };
+        a.shared_read = shared(false, &a);
+        a.shared_write = shared(true, &a);
         a.read_filter = rls(Operation::Read, &a);
         a.write_filter = rls(Operation::Edit, &a);
         a.delete_filter = rls(Operation::Delete, &a);
@@ -371,6 +410,51 @@ impl PermissionSets {
                     .is_none_or(|ps| ps.iter().any(|x| principal.positions.contains(x)))
         })
     }
+}
+
+/// The artifact's criteria sharing rules shared with a position. A rule of another kind (owner-based, shared
+/// with a user or group) or whose condition does not lower to a row filter shares nothing (a warning says so):
+/// sharing only ever widens access, so leaving one out fails closed.
+fn sharing_rules(artifact: &Artifact, catalog: &Catalog) -> Vec<SharingRule> {
+    let mut out = Vec::new();
+    let Some(Value::Array(rules)) = artifact.raw.get("sharingRules") else {
+        return out;
+    };
+    for (i, r) in rules.iter().enumerate() {
+        if r.get("active").and_then(Value::as_bool) == Some(false) {
+            continue;
+        }
+        let text = |k: &str| r.get(k).and_then(Value::as_str);
+        let source = match r.get("condition") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(c) => c.get("source").and_then(Value::as_str),
+            None => None,
+        };
+        let shared_with = r.get("sharedWith");
+        let position = shared_with
+            .filter(|w| w.get("type").and_then(Value::as_str) == Some("position"))
+            .and_then(|w| w.get("value"))
+            .and_then(Value::as_str);
+        let schema = text("object").and_then(|o| catalog.object(o));
+        let (Some("criteria"), Some(schema), Some(source), Some(position)) =
+            (text("type"), schema, source, position)
+        else {
+            tracing::warn!(
+                "sharingRules[{i}]: only criteria rules shared with a position are applied; this one shares nothing"
+            );
+            continue;
+        };
+        match super::rls::lower(source, schema) {
+            Ok(condition) => out.push(SharingRule {
+                object: schema.name.clone(),
+                condition,
+                edit: matches!(text("accessLevel"), Some("edit" | "full" | "read_write")),
+                position: position.to_string(),
+            }),
+            Err(e) => tracing::warn!("sharingRules[{i}].condition: {e}; the rule shares nothing"),
+        }
+    }
+    out
 }
 
 /// `password` and `secret` fields are written, never read back (nor filtered, sorted or searched on) by
