@@ -18,7 +18,9 @@ both, and nothing else:
 * **Refusals of valid requests must be explained** (check `valid_refusals_are_explained`). The built-in
   positive_data_acceptance check lets 400 through (schemathesis.toml); this check fails every 400 or 422 to a
   request generated as valid unless each reason it gives is one the document names and the server is right
-  about: a validation rule's `rule_violation` whose message is a rule of the operation's `x-objectos-rules`, a
+  about: a validation rule's refusal whose message is one of the operation's `x-objectos-rules` (a branch of a
+  conditional rule included), a `required` for a field the rules mark `requiredWhen`, an `invalid_option` for
+  one marked `optionVisibleWhen`, a
   rule or hook condition that cannot be evaluated on the record (it fails closed, naming itself), a
   `reference_not_found` for a referenced field whose id is verified absent (`GET /api/v1/data/<target>/<id>` →
   404), a hook's refusal (`{error, object}`) on an object whose rules list a hook, or on an action route an
@@ -191,7 +193,9 @@ def _explained(rules: list, body) -> bool:
     fields = body.get("fields")
     if not isinstance(fields, list) or not fields:
         return False
-    messages = {r.get("message") for r in rules if r.get("kind") == "validation"}
+    messages = {m for r in rules if r.get("kind") == "validation" for m in [r.get("message"), *(r.get("messages") or [])]}
+    required_when = {r.get("field") for r in rules if r.get("kind") == "requiredWhen"}
+    option_when = {r.get("field") for r in rules if r.get("kind") == "optionVisibleWhen"}
     validations = {r.get("name") for r in rules if r.get("kind") == "validation"}
     hooks = {r.get("name") for r in rules if r.get("kind") == "hook"}
     references = {r.get("field"): r.get("object") for r in rules if r.get("kind") == "reference"}
@@ -200,6 +204,10 @@ def _explained(rules: list, body) -> bool:
             return False
         code = f.get("code")
         if f.get("message") in messages:  # rule_violation, or a format rule's invalid_format
+            continue
+        if code == "required" and f.get("field") in required_when:
+            continue
+        if code == "invalid_option" and f.get("field") in option_when:
             continue
         constraint = f.get("constraint") if isinstance(f.get("constraint"), dict) else {}
         # A rule or hook condition that cannot be evaluated on this record fails closed, naming itself.

@@ -489,15 +489,10 @@ impl Kernel {
             return Err(DataError::PermissionDenied {
                 object: schema.name.clone(),
                 field: None,
-                message: format!(
-                    "You may not {} this {} record (it is not yours, or a row-level security policy excludes it)",
-                    if op == Operation::Delete {
-                        "delete"
-                    } else {
-                        "edit"
-                    },
-                    schema.name
-                ),
+                // The real server's words for a record one may read but not write.
+                message: "You do not have access to this record. Contact the person who owns it, or your \
+                          administrator, if you need access."
+                    .into(),
             });
         }
         Ok(())

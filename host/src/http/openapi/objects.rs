@@ -12,7 +12,10 @@ pub(super) fn rules(s: &Shared, o: &ObjectSchema) -> Value {
     if let Some(obj) = def.objects.iter().find(|d| d.name == o.name) {
         for v in &obj.validations {
             let v = serde_json::to_value(v).unwrap_or_default();
-            out.push(json!({"kind": "validation", "name": v.get("name"), "type": v.get("type"), "message": v.get("message")}));
+            // A conditional rule refuses with the message of the branch that applies.
+            let mut messages = Vec::new();
+            branch_messages(&v, &mut messages, 0);
+            out.push(json!({"kind": "validation", "name": v.get("name"), "type": v.get("type"), "message": v.get("message"), "messages": messages}));
         }
     }
     for h in &def.hooks {
@@ -32,8 +35,33 @@ pub(super) fn rules(s: &Shared, o: &ObjectSchema) -> Value {
         if f.unique != crate::artifact::fields::Uniqueness::None {
             out.push(json!({"kind": "unique", "field": f.name}));
         }
+        if let Some(p) = &f.predicates {
+            if p.required_when.is_some() {
+                // Required only when its condition holds on the record (400 `required` then).
+                out.push(json!({"kind": "requiredWhen", "field": f.name}));
+            }
+            if !p.option_visible_when.is_empty() {
+                // Some options are offered only when their condition holds (400 `invalid_option` otherwise).
+                out.push(json!({"kind": "optionVisibleWhen", "field": f.name}));
+            }
+        }
     }
     Value::Array(out)
+}
+
+/// The messages of a validation rule and of the rules nested in it (`then` / `otherwise`), depth-bounded.
+fn branch_messages(rule: &Value, out: &mut Vec<Value>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(m) = rule.get("message").filter(|m| m.is_string()) {
+        out.push(m.clone());
+    }
+    for key in ["then", "otherwise"] {
+        if let Some(branch) = rule.get(key) {
+            branch_messages(branch, out, depth + 1);
+        }
+    }
 }
 
 pub(super) fn object_paths(
