@@ -130,7 +130,8 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
                 // At most `scale` fraction digits (max_scale otherwise).
                 n["multipleOf"] = json!(10f64.powi(-(scale as i32)));
             }
-            if usage == Use::Write {
+            // A progress value is not held to its bounds, as on the real server (data::values).
+            if usage == Use::Write && f.ftype != Progress {
                 if let Some(min) = f.min {
                     n["minimum"] = json!(min);
                 }
@@ -532,7 +533,11 @@ pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Val
             "count".into(),
             json!({"type": "boolean", "description": "false leaves out `total`"}),
         );
-        m.insert("where".into(), where_ref.clone());
+        // null: no filter.
+        m.insert(
+            "where".into(),
+            json!({"anyOf": [where_ref.clone(), {"type": "null"}]}),
+        );
     };
     let mut plain = Map::new();
     plain.insert("fields".into(), json!({"type": "array", "items": {"type": "string", "enum": fields}, "description": "Fields to return; empty or absent: all"}));
