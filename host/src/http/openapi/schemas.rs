@@ -524,14 +524,14 @@ pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Val
         names(filterable(o, access).filter(|f| matches!(f.storage, Some(StorageKind::Number(_)))));
     let where_ref = json!({"$ref": format!("#/components/schemas/{}_where", o.name)});
     let page = |m: &mut Map<String, Value>| {
-        m.insert("limit".into(), json!({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page: 100")}));
+        m.insert("limit".into(), json!({"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SAFE_INTEGER, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page (also for null): 100")}));
         m.insert(
             "offset".into(),
             json!({"type": "integer", "minimum": 0, "maximum": limits::MAX_OFFSET}),
         );
         m.insert(
             "count".into(),
-            json!({"type": "boolean", "description": "false leaves out `total`"}),
+            json!({"type": ["boolean", "null"], "description": "false leaves out `total`"}),
         );
         // null: no filter.
         m.insert(
@@ -557,7 +557,7 @@ pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Val
         "description": "Lookup fields replaced by their records: {lookup: {object, fields?, expand?, …}} (a QueryAST over the related object)"}));
     plain.insert(
         "search".into(),
-        json!({"type": "string", "maxLength": limits::MAX_VALUE_CHARS}),
+        json!({"type": ["string", "null"], "maxLength": limits::MAX_VALUE_CHARS}),
     );
     plain.insert("searchFields".into(), json!({"type": "array", "items": {"type": "string", "enum": names(readable(o, access).filter(|f| f.storage.is_some()))}}));
     page(&mut plain);
@@ -580,7 +580,10 @@ pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Val
         json!({"type": "array", "items": {"anyOf": [agg_count, agg_any, agg_num]}, "maxItems": 16,
         "description": "Aliases must differ from each other and from the grouped fields"}),
     );
-    agg.insert("having".into(), schema_ref("Having"));
+    agg.insert(
+        "having".into(),
+        json!({"anyOf": [schema_ref("Having"), {"type": "null"}]}),
+    );
     page(&mut agg);
     json!({"oneOf": [
         {"type": "object", "title": "Query", "properties": plain, "additionalProperties": false},
