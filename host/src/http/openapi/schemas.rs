@@ -86,6 +86,14 @@ fn fitting_scalars(min: usize, max: Option<usize>) -> Vec<Value> {
     out
 }
 
+/// `s` with the field's declared `maxLength`, if any.
+fn with_max_length(mut s: Value, f: &FieldSchema) -> Value {
+    if let Some(max) = f.max_length {
+        s["maxLength"] = json!(max);
+    }
+    s
+}
+
 /// A list field's value: a list of `one` (bounded), or, written, `one` alone.
 fn list_of(one: Value, usage: Use) -> Value {
     let list = json!({"type": "array", "items": one, "maxItems": limits::MAX_LIST_ITEMS});
@@ -197,7 +205,7 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             s
         }
         Email => match usage {
-            Use::Write => json!({"type": "string", "pattern": EMAIL_PATTERN}),
+            Use::Write => with_max_length(json!({"type": "string", "pattern": EMAIL_PATTERN}), f),
             Use::Read => json!({"type": "string"}),
         },
         Phone if usage == Use::Write => {
@@ -208,7 +216,7 @@ pub(super) fn value_schema(f: &FieldSchema, usage: Use) -> Value {
             p
         }
         Url => match usage {
-            Use::Write => json!({"type": "string", "pattern": URL_PATTERN}),
+            Use::Write => with_max_length(json!({"type": "string", "pattern": URL_PATTERN}), f),
             Use::Read => json!({"type": "string"}),
         },
         Vector => json!({"type": "array", "items": {"type": "number"}}),
