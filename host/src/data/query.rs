@@ -317,10 +317,13 @@ impl Query {
                 parse_order_by(object, v)?
             };
         }
+        // null is no value (the default page, no offset).
         q.limit = pick(&["limit", "top"])?
+            .filter(|(_, v)| !v.is_null())
             .map(|(_, v)| parse_count(obj, "limit", v))
             .transpose()?;
         q.offset = pick(&["offset", "skip"])?
+            .filter(|(_, v)| !v.is_null())
             .map(|(_, v)| parse_count(obj, "offset", v))
             .transpose()?;
         if let Some(o) = q.offset

@@ -519,9 +519,6 @@ pub(super) fn lookup_names(o: &ObjectSchema, access: &Access, s: &Shared) -> Vec
     }))
 }
 
-/// The largest integer a JSON number carries exactly (2^53 - 1).
-pub(super) const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
-
 /// The QueryAST body of `POST /data/:object/query`: a plain query, or an aggregate one.
 pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Value {
     let fields = names(readable(o, access));
@@ -532,10 +529,10 @@ pub(super) fn query_schema(o: &ObjectSchema, access: &Access, s: &Shared) -> Val
         names(filterable(o, access).filter(|f| matches!(f.storage, Some(StorageKind::Number(_)))));
     let where_ref = json!({"$ref": format!("#/components/schemas/{}_where", o.name)});
     let page = |m: &mut Map<String, Value>| {
-        m.insert("limit".into(), json!({"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SAFE_INTEGER, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page (also for null): 100")}));
+        m.insert("limit".into(), json!({"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": format!("Page size; larger values are cut to the server's maximum page (default 1000). Default page (also for null): 100")}));
         m.insert(
             "offset".into(),
-            json!({"type": "integer", "minimum": 0, "maximum": limits::MAX_OFFSET}),
+            json!({"type": ["integer", "null"], "minimum": 0, "maximum": limits::MAX_OFFSET}),
         );
         m.insert(
             "count".into(),
