@@ -47,7 +47,8 @@ fn artifact() -> Value {
     objects.push(json!({
         "name": "sec_entry", "label": "Entry", "sharingModel": "controlled_by_parent",
         "fields": {"text": {"type": "text"}, "mood": {"type": "number"},
-                   "diary": {"type": "master_detail", "reference": "sec_diary", "deleteBehavior": "cascade"}}
+                   "diary": {"type": "master_detail", "reference": "sec_diary", "deleteBehavior": "cascade"},
+                   "folder_ref": {"type": "lookup", "reference": "sec_folder", "deleteBehavior": "cascade"}}
     }));
     // The fixture's escalate action, once more, declaring that it runs as the system (as every body does
     // by default), and once declaring that it runs as its caller.
@@ -870,6 +871,38 @@ fn cases() -> Vec<Case> {
         ),
         case("bob", "GET", "/api/v1/data/sec_entry", Value::Null, 200).count(1),
         case("admin", "GET", "/api/v1/data/sec_entry", Value::Null, 200).count(2),
+        // A cascade through another reference than the master still needs edit access to the master: alice's
+        // folder may not take bob's entry with it.
+        case(
+            "alice",
+            "POST",
+            "/api/v1/data/sec_folder",
+            j!({"name": "F3"}),
+            201,
+        )
+        .save("f3"),
+        case(
+            "bob",
+            "PATCH",
+            "/api/v1/data/sec_entry/{e_bob}",
+            j!({"folder_ref": "{f3}"}),
+            200,
+        ),
+        case(
+            "alice",
+            "DELETE",
+            "/api/v1/data/sec_folder/{f3}",
+            Value::Null,
+            403,
+        )
+        .code(DENIED),
+        case(
+            "bob",
+            "GET",
+            "/api/v1/data/sec_entry/{e_bob}",
+            Value::Null,
+            200,
+        ),
         // The same hook for an administrator writes the note.
         case(
             "admin",

@@ -418,11 +418,20 @@ impl RoutedTransaction {
                 }
                 Filter::Within(w) => {
                     let id_col: Vec<&FieldSchema> = w.parent.field("id").into_iter().collect();
+                    // Bounded: past it the scope is refused, not silently cut.
+                    let cap = crate::data::limits::MAX_EXPAND_ROWS;
                     let q = Query {
                         filter: Some(w.filter.clone()),
+                        limit: Some(cap as u64 + 1),
                         ..Query::default()
                     };
                     let rows = self.find(&w.parent, &q, &id_col, None).await?;
+                    if rows.len() > cap {
+                        return Err(DataError::Internal(format!(
+                            "'{}' is read through its master '{}', and more than {cap} of those are readable across a driver plugin (limit MAX_EXPAND_ROWS)",
+                            object.name, w.parent.name
+                        )));
+                    }
                     Filter::Cond(Condition {
                         field: w.field.clone(),
                         op: Op::In,

@@ -152,6 +152,32 @@ impl Kernel {
                             self.check_cascade_allowed(tx, caller, schema, &child, &q, rows.len())
                                 .await?;
                         }
+                        // A controlled_by_parent child reached through another reference than its master:
+                        // deleting it needs edit access to its master too, as the caller's own delete would.
+                        let through_master = field.ftype
+                            == crate::artifact::fields::FieldType::MasterDetail
+                            && !field.multiple;
+                        if !through_master
+                            && child.sharing_model.as_deref() == Some("controlled_by_parent")
+                            && !caller.is_system
+                        {
+                            for row in &rows {
+                                if let Some(child_id) = row.get("id").and_then(Value::as_str) {
+                                    let record = self.load(tx, None, &child, child_id).await?;
+                                    self.check_master_writable(
+                                        tx, caller, &child, "delete", &record,
+                                    )
+                                    .await
+                                    .map_err(|_| {
+                                        DataError::PermissionDenied {
+                                            object: schema.name.clone(),
+                                            field: None,
+                                            message: super::enforce::DENIED.into(),
+                                        }
+                                    })?;
+                                }
+                            }
+                        }
                         for row in rows {
                             if let Some(child_id) = row.get("id").and_then(Value::as_str) {
                                 if child.name == schema.name && child_id == id {

@@ -529,17 +529,19 @@ impl Kernel {
                     Ok(_) => continue,
                     // A condition that cannot be evaluated on this record fails closed, as a validation rule
                     // does: the operation is refused, naming the hook (the real server answers 500).
+                    // The fault stays in the log: it may quote values of the record the caller may not read.
                     Err(e) => {
+                        tracing::warn!(hook = %hook.name, "hook condition could not be evaluated: {e}");
                         let mut f = crate::data::error::FieldError::new(
                             "_record",
                             "",
                             "hook_condition_unevaluable",
                             format!(
-                                "The condition of hook '{}' could not be evaluated on this record ({e}) \u{2014} operation rejected.",
+                                "The condition of hook '{}' could not be evaluated on this record \u{2014} operation rejected.",
                                 hook.name
                             ),
                         )
-                        .with_constraint(json!({"hook": hook.name, "reason": "unevaluable", "fault": e.to_string()}));
+                        .with_constraint(json!({"hook": hook.name, "reason": "unevaluable"}));
                         f.label = None;
                         return Err(DataError::validation(ev.object, vec![f]));
                     }
